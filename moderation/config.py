@@ -1,0 +1,89 @@
+"""Configuration in one place: paths, limits, column names and defaults.
+
+Every other module reads its literals from here, so a site can see (and a test can
+override) every knob without hunting through the code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The project checkout (the folder holding ``moderation/``, ``models/`` and ``data/``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Versioned model artifacts and the ``ACTIVE`` pointer live here.
+MODELS_DIR = Path(os.environ.get("MODERATION_MODELS_DIR", PROJECT_ROOT / "models"))
+
+#: Small demo threads written by the project (not copies of public data).
+DEMO_DATA_DIR = PROJECT_ROOT / "data"
+
+#: The public corpora, beside the checkout; absent on a fresh clone.
+SHARED_DIR = Path(os.environ.get("MODERATION_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+SHARED_DATA_DIR = SHARED_DIR / "data"
+
+#: Database URL when neither ``--db`` nor ``MODERATION_DB`` is given.
+DEFAULT_DB_FILE = "moderation.db"
+DB_ENV_VAR = "MODERATION_DB"
+
+# --- reading ---------------------------------------------------------------------------------
+
+#: Rows per frame yielded by the readers: bounds memory however large the dump is.
+CHUNK_ROWS = 20_000
+
+#: Column names tried, in order and ignoring case, when ``--text-column`` is not given.
+TEXT_COLUMN_CANDIDATES = (
+    "text",
+    "comment",
+    "body",
+    "content",
+    "comment_text",
+    "message",
+    "tweet",
+)
+ID_COLUMN_CANDIDATES = ("comment_id", "id", "post_id", "rev_id", "name")
+PARENT_COLUMN_CANDIDATES = ("parent_id", "parent", "reply_to", "in_reply_to", "parent_comment_id")
+THREAD_COLUMN_CANDIDATES = ("thread_id", "thread", "link_id", "article_id", "post", "conversation_id")
+AUTHOR_COLUMN_CANDIDATES = ("author", "user", "username", "user_name", "screen_name", "name")
+TIME_COLUMN_CANDIDATES = ("created_at", "created_utc", "date", "timestamp", "time", "created")
+
+#: Bytes read from the start of a file to sniff its format.
+SNIFF_BYTES = 64 * 1024
+
+#: Largest decompressed size accepted from one .gz or .zst input (decompression bombs).
+MAX_DECOMPRESSED_BYTES = int(os.environ.get("MODERATION_MAX_DECOMPRESSED_BYTES", 20 * 1024**3))
+
+#: Largest compression ratio accepted before a compressed input is treated as a bomb.
+MAX_COMPRESSION_RATIO = 1000
+
+#: Largest single comment kept whole; longer texts are truncated for scoring, never dropped.
+MAX_COMMENT_CHARS = 100_000
+
+#: Deepest JSON nesting accepted in one record.
+MAX_JSON_DEPTH = 64
+
+#: Largest single line (bytes) accepted in a JSONL/NDJSON file.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+#: Largest XML file parsed whole (Disqus, WXR exports).
+MAX_XML_BYTES = 2 * 1024**3
+
+# --- scoring ---------------------------------------------------------------------------------
+
+#: Labels the classifier scores, in output column order.
+LABELS = ("insult", "troll")
+
+#: Thresholds used when a model card does not carry its own.
+DEFAULT_THRESHOLDS = {"insult": 0.5, "troll": 0.5}
+
+#: How many terms go into the ``reasons`` column.
+REASON_TERMS = 5
+
+#: Roll-ups: how many of the worst comments a top-k mean averages over.
+ROLLUP_TOP_K = 3
+
+#: Target precision when thresholds are chosen from moderators' labels.
+TARGET_PRECISION = 0.9
+
+#: Fixed seed for everything random in training and evaluation.
+SEED = 20261125
