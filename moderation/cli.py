@@ -1,0 +1,112 @@
+"""The ``moderation`` command: a thin typer layer over the library functions.
+
+Each command parses its options, calls one library function, and prints a summary. Errors
+the user can cause (``ModerationError``) are caught here, at the boundary, and printed as
+one line with the fix; they exit with code 1 and no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moderation import __version__
+from moderation.errors import ModerationError
+
+app = typer.Typer(
+    name="moderation",
+    help="Self-hosted comment moderation: read dumps, score insult and trolling, review.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+FORMAT_HELP = "auto (sniff the content), csv, tsv, jsonl, parquet, disqus, wxr, reddit, toxichat or page"
+
+InputsArg = Annotated[list[Path], typer.Argument(help="dump files to read", show_default=False)]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
+TextColumnOpt = Annotated[
+    str | None,
+    typer.Option("--text-column", help="the column holding the comment text (name, or 1-based position for a file without a header)"),
+]
+EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="text encoding when it is not UTF-8 (default: detect)")]
+PingbacksOpt = Annotated[bool, typer.Option("--include-pingbacks", help="keep WordPress pingbacks and trackbacks as comments")]
+
+
+def _echo_err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        _echo_err(f"warning: {warning}")
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit
+
+
+@app.command()
+def read(
+    inputs: InputsArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write the rows: .csv, .jsonl or .parquet")],
+    format: FormatOpt = "auto",
+    text_column: TextColumnOpt = None,
+    encoding: EncodingOpt = None,
+    include_pingbacks: PingbacksOpt = False,
+) -> None:
+    """Write the canonical comment rows of INPUT files (no model involved), plus a rejects file."""
+    from moderation.ingest import ReadReport, RejectsSink, read_comments, rejects_path_for
+    from moderation.output import FrameWriter
+
+    report = ReadReport()
+    rejects_path = rejects_path_for(output)
+    with RejectsSink(rejects_path) as rejects, FrameWriter(output) as writer:
+        for frame in read_comments(
+            inputs,
+            format=format,
+            text_column=text_column,
+            encoding=encoding,
+            include_pingbacks=include_pingbacks,
+            rejects=rejects,
+            report=report,
+        ):
+            writer.write(frame)
+    _print_warnings(report.warnings)
+    rejected = f", rejected {report.rejected:,} (see {rejects_path})" if report.rejected else ", rejected 0"
+    typer.echo(f"read {report.rows:,} rows from {report.files:,} file(s) into {output}{rejected}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app and turns user errors into one-line messages."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except ModerationError as error:
+        _echo_err(f"error: {error}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as error:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        if isinstance(error, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

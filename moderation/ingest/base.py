@@ -1,0 +1,129 @@
+"""What every reader shares: options, the reader registry, the read report and row helpers.
+
+A reader is registered under a format name with a content sniffer. Two kinds exist:
+- ``document`` readers parse a whole file (XML exports, pages, thread JSONL) and return one
+  frame; the framework rebuilds its threads and cuts it into frames at thread boundaries.
+- ``stream`` readers yield frames of at most ``chunk_rows`` rows, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moderation import config
+from moderation.ingest.rejects import RejectsSink
+from moderation.normalize import normalize_text
+
+__all__ = [
+    "READERS",
+    "ReadOptions",
+    "ReadReport",
+    "Reader",
+    "register",
+    "stable_comment_id",
+    "to_iso_utc",
+]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Options every reader understands; readers ignore the ones that do not apply."""
+
+    text_column: str | None = None
+    encoding: str | None = None
+    chunk_rows: int = config.CHUNK_ROWS
+    include_pingbacks: bool = False
+
+
+@dataclass
+class ReadReport:
+    """Counts and warnings from one read; the CLI prints them."""
+
+    rows: int = 0
+    rejected: int = 0
+    files: int = 0
+    orphans: int = 0
+    cycles_broken: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+DocumentFn = Callable[[Path, ReadOptions, RejectsSink, ReadReport], pd.DataFrame]
+StreamFn = Callable[[Path, ReadOptions, RejectsSink, ReadReport], Iterator[pd.DataFrame]]
+SniffFn = Callable[[bytes, Path], int]
+
+
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    kind: str  # "document" or "stream"
+    read: Callable
+    sniff: SniffFn
+    description: str
+
+
+#: Format name -> reader. Filled by the reader modules when ``moderation.ingest`` is imported.
+READERS: dict[str, Reader] = {}
+
+
+def register(name: str, *, kind: str, sniff: SniffFn, description: str) -> Callable:
+    """Decorator that registers a reader function under a format name."""
+
+    def decorate(function: Callable) -> Callable:
+        READERS[name] = Reader(name, kind, function, sniff, description)
+        return function
+
+    return decorate
+
+
+def stable_comment_id(source: Path | str, record: int) -> str:
+    """A comment id for sources that have none: a hash of the file name and position."""
+    digest = hashlib.sha1(f"{Path(source).name}:{record}".encode(), usedforsecurity=False)
+    return "h" + digest.hexdigest()[:15]
+
+
+_COMPACT_STAMP = re.compile(r"^\d{14}Z?$")
+
+
+def to_iso_utc(values: pd.Series | list) -> list[str]:
+    """Timestamps of any common form -> ISO 8601 UTC strings ('' when unknown).
+
+    Accepts epoch seconds or milliseconds, ISO strings with or without offsets, and the
+    compact ``20120618192155Z`` form of the Kaggle data. Naive times are taken as UTC.
+    """
+    series = pd.Series(values, dtype="object")
+    if series.empty:
+        return []
+    present = series.notna() & (series.astype(str).str.strip() != "")
+    if not present.any():
+        return [""] * len(series)
+    sample = series[present]
+    numeric = pd.to_numeric(sample, errors="coerce")
+    if numeric.notna().all():
+        unit = "ms" if numeric.abs().max() > 1e11 else "s"
+        parsed = pd.to_datetime(numeric, unit=unit, utc=True, errors="coerce")
+    else:
+        text = sample.astype(str).str.strip()
+        if text.str.match(_COMPACT_STAMP).all():
+            parsed = pd.to_datetime(text.str.rstrip("Z"), format="%Y%m%d%H%M%S", utc=True, errors="coerce")
+        else:
+            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+    out = np.full(len(series), "", dtype=object)
+    formatted = parsed.dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("")
+    out[np.flatnonzero(present.to_numpy())] = formatted.to_numpy()
+    return out.tolist()
+
+
+def normalized_texts(values: list) -> list[str]:
+    """The normalised text of each value (the original stays in ``text_original``)."""
+    return [normalize_text(value) for value in values]

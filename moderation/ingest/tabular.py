@@ -1,0 +1,430 @@
+"""Readers for row-per-comment files: CSV, TSV, JSONL/NDJSON (plain, .gz, .zst) and Parquet.
+
+They stream: each yields frames of at most ``chunk_rows`` rows. The text column is found by
+name (``config.TEXT_COLUMN_CANDIDATES``) unless ``--text-column`` names it; ``--text-column``
+may also be a 1-based position, which reads a file that has no header row (TRAC-1).
+Every input column is kept; one whose name clashes with a canonical column is renamed
+``input_<name>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from moderation import config
+from moderation.errors import EmptyInputError, InputError, MissingColumnError
+from moderation.ingest.base import (
+    ReadOptions,
+    ReadReport,
+    normalized_texts,
+    register,
+    stable_comment_id,
+    to_iso_utc,
+)
+from moderation.ingest.rejects import RejectsSink
+from moderation.ingest.source import open_binary, open_text
+from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
+
+__all__ = ["ColumnMap", "canonicalize", "map_columns"]
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+_RESERVED = set(READ_COLUMNS) | set(SCORE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which input column feeds each canonical column (None: the input has none)."""
+
+    text: str
+    comment_id: str | None = None
+    parent_id: str | None = None
+    thread_id: str | None = None
+    author: str | None = None
+    created_at: str | None = None
+    thread_title: str | None = None
+
+
+def _find(columns: list[str], candidates: tuple[str, ...], taken: set[str]) -> str | None:
+    lowered = {c.lower(): c for c in reversed(columns)}
+    for name in candidates:
+        match = lowered.get(name)
+        if match is not None and match not in taken:
+            return match
+    return None
+
+
+def map_columns(columns: list[str], options: ReadOptions, path: Path) -> ColumnMap:
+    """Find the text column (or fail listing the columns there are) and the optional ones."""
+    columns = [str(c) for c in columns]
+    shown = ", ".join(columns[:30]) + (f", … ({len(columns)} in all)" if len(columns) > 30 else "")
+    if options.text_column:
+        text = options.text_column if options.text_column in columns else None
+        if text is None:
+            text = _find(columns, (options.text_column.lower(),), set())
+        if text is None:
+            raise MissingColumnError(
+                f"no column named {options.text_column!r}; columns are {shown}",
+                path=path,
+                hint="pass --text-column with one of those names",
+            )
+    else:
+        text = _find(columns, config.TEXT_COLUMN_CANDIDATES, set())
+        if text is None:
+            raise MissingColumnError(
+                f"no text column found; columns are {shown}",
+                path=path,
+                hint="pass --text-column NAME",
+            )
+    taken = {text}
+    found: dict[str, str | None] = {}
+    for canonical, candidates in (
+        ("comment_id", config.ID_COLUMN_CANDIDATES),
+        ("parent_id", config.PARENT_COLUMN_CANDIDATES),
+        ("thread_id", config.THREAD_COLUMN_CANDIDATES),
+        ("author", config.AUTHOR_COLUMN_CANDIDATES),
+        ("created_at", config.TIME_COLUMN_CANDIDATES),
+        ("thread_title", ("thread_title", "title")),
+    ):
+        found[canonical] = _find(columns, candidates, taken)
+        if found[canonical]:
+            taken.add(found[canonical])
+    return ColumnMap(text=text, **found)
+
+
+def _as_strings(series: pd.Series) -> list[str]:
+    values = series.tolist()
+    out = []
+    for value in values:
+        if value is None or (isinstance(value, float) and value != value):
+            out.append("")
+        elif isinstance(value, float) and value.is_integer():
+            out.append(str(int(value)))  # ids read as floats because of a blank cell
+        else:
+            out.append(str(value))
+    return out
+
+
+def canonicalize(
+    chunk: pd.DataFrame, mapping: ColumnMap, *, source: Path, records: list[int]
+) -> pd.DataFrame:
+    """Turn one chunk of input rows into canonical rows, keeping every input column."""
+    originals = _as_strings(chunk[mapping.text])
+    out: dict[str, list] = {}
+    if mapping.comment_id:
+        ids = _as_strings(chunk[mapping.comment_id])
+        ids = [i or stable_comment_id(source, r) for i, r in zip(ids, records, strict=True)]
+    else:
+        ids = [stable_comment_id(source, r) for r in records]
+    out["comment_id"] = ids
+    out["thread_id"] = _as_strings(chunk[mapping.thread_id]) if mapping.thread_id else [""] * len(ids)
+    out["parent_id"] = _as_strings(chunk[mapping.parent_id]) if mapping.parent_id else [""] * len(ids)
+    out["author"] = _as_strings(chunk[mapping.author]) if mapping.author else [""] * len(ids)
+    out["created_at"] = to_iso_utc(chunk[mapping.created_at]) if mapping.created_at else [""] * len(ids)
+    out["text"] = normalized_texts(originals)
+    out["depth"] = [0] * len(ids)
+    out["thread_title"] = (
+        _as_strings(chunk[mapping.thread_title]) if mapping.thread_title else [""] * len(ids)
+    )
+    out["status"] = [""] * len(ids)
+    out["source"] = [str(source)] * len(ids)
+    out["record"] = records
+    out["text_original"] = originals
+    frame = pd.DataFrame(out)
+    mapped = {c for c in mapping.__dict__.values() if c}
+    for column in chunk.columns:
+        name = str(column)
+        if name in _RESERVED:
+            if name in mapped and name in READ_COLUMNS:
+                continue  # the canonical value replaces it (text keeps text_original)
+            target = f"input_{name}"
+        else:
+            target = name
+        frame[target] = chunk[column].to_numpy()
+    return frame
+
+
+def _headerless(options: ReadOptions) -> bool:
+    return bool(options.text_column) and options.text_column.isdigit()
+
+
+def _positional_options(options: ReadOptions) -> ReadOptions:
+    return ReadOptions(
+        text_column=f"column_{int(options.text_column)}",
+        encoding=options.encoding,
+        chunk_rows=options.chunk_rows,
+        include_pingbacks=options.include_pingbacks,
+    )
+
+
+def _read_delimited(
+    path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport, *, delimiter: str
+) -> Iterator[pd.DataFrame]:
+    with open_text(path, encoding=options.encoding) as (handle, fallback, encoding):
+        quoting = csv.QUOTE_MINIMAL
+        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting, strict=False)
+        headerless = _headerless(options)
+        line_before = 0
+        try:
+            first = next(reader)
+        except StopIteration:
+            raise EmptyInputError(
+                "the file is empty", path=path, hint="check that the export finished"
+            ) from None
+        except csv.Error as exc:
+            raise InputError(f"not readable as CSV ({exc})", path=path, hint="check the --format") from None
+        if headerless:
+            header = [f"column_{i + 1}" for i in range(len(first))]
+            options = _positional_options(options)
+            pending_first: list[list[str]] = [first]
+            first_line = 1
+        else:
+            header = [h.strip() for h in first]
+            pending_first = []
+            first_line = reader.line_num + 1
+            line_before = reader.line_num
+        mapping = map_columns(header, options, path)
+        width = len(header)
+        rows: list[list[str]] = []
+        records: list[int] = []
+        if pending_first:
+            rows.append(pending_first[0])
+            records.append(first_line)
+            line_before = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                rejects.add(source=path, record=line_before + 1, reason=f"malformed CSV: {exc}")
+                line_before = reader.line_num
+                continue
+            start_line = line_before + 1
+            line_before = reader.line_num
+            if not row or (len(row) == 1 and row[0] == "" and width > 1):
+                continue  # a blank line is not a row
+            if len(row) != width:
+                rejects.add(
+                    source=path,
+                    record=start_line,
+                    reason=f"wrong number of fields: {len(row)} where the header has {width}",
+                    raw=delimiter.join(row),
+                )
+                continue
+            rows.append(row)
+            records.append(start_line)
+            if len(rows) >= options.chunk_rows:
+                yield canonicalize(pd.DataFrame(rows, columns=header), mapping, source=path, records=records)
+                rows, records = [], []
+        if rows:
+            yield canonicalize(pd.DataFrame(rows, columns=header), mapping, source=path, records=records)
+        if fallback.bytes:
+            report.warn(
+                f"{path}: {fallback.bytes:,} bytes were not valid {encoding}; read them as "
+                "Windows-1252 (pass --encoding if that is wrong)"
+            )
+        elif encoding not in ("utf-8", "utf-8-sig", "ascii"):
+            report.warn(f"{path}: read as {encoding} (it is not UTF-8)")
+
+
+def _delimiter_sniff(head: bytes, delimiter: bytes) -> int:
+    line = head.split(b"\n", 1)[0]
+    if head.lstrip()[:1] in (b"{", b"[", b"<") or b"\x00" in head[:1000]:
+        return 0
+    count = line.count(delimiter)
+    return min(50, 30 + count) if count else 0
+
+
+@register("csv", kind="stream", sniff=lambda head, path: _delimiter_sniff(head, b",")
+          + (25 if ".csv" in path.suffixes else 0), description="comma-separated values with a header row")
+def read_csv(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+    yield from _read_delimited(path, options, rejects, report, delimiter=",")
+
+
+@register("tsv", kind="stream", sniff=lambda head, path: _delimiter_sniff(head, b"\t")
+          + (25 if ".tsv" in path.suffixes else 0), description="tab-separated values with a header row")
+def read_tsv(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+    yield from _read_delimited(path, options, rejects, report, delimiter="\t")
+
+
+def _json_depth_ok(line: str) -> bool:
+    # Counting brackets outside strings is cheap and stops a deeply nested record before
+    # json.loads recurses into it.
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > config.MAX_JSON_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _flatten(record: dict) -> dict:
+    return {
+        str(k): json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+        for k, v in record.items()
+    }
+
+
+def _sniff_jsonl(head: bytes, path: Path) -> int:
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] == b"[":
+        return 45
+    if stripped[:1] != b"{":
+        return 0
+    first = stripped.split(b"\n", 1)[0]
+    try:
+        value = json.loads(first)
+    except ValueError:
+        return 20
+    score = 60 if isinstance(value, dict) else 0
+    if any(s in (".jsonl", ".ndjson", ".json") for s in path.suffixes):
+        score += 20
+    return score
+
+
+@register("jsonl", kind="stream", sniff=_sniff_jsonl, description="JSON lines / NDJSON (.gz, .zst too)")
+def read_jsonl(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+    yield from _read_json_records(path, options, rejects, report)
+
+
+def iter_json_lines(
+    path: Path, options: ReadOptions, rejects: RejectsSink
+) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each well-formed JSON object line; reject the rest."""
+    with open_text(path, encoding=options.encoding) as (handle, _fallback, _encoding):
+        line_number = 0
+        saw_anything = False
+        first_char = ""
+        for line in handle:
+            line_number += 1
+            if not line.strip():
+                continue
+            if not saw_anything:
+                saw_anything = True
+                first_char = line.lstrip("\ufeff \t")[:1]
+                if first_char == "[":
+                    yield from _json_array(path, line + handle.read(), rejects)
+                    return
+            if len(line) > config.MAX_LINE_BYTES:
+                rejects.add(source=path, record=line_number, reason="line too long", raw=line)
+                continue
+            if not _json_depth_ok(line):
+                rejects.add(
+                    source=path,
+                    record=line_number,
+                    reason=f"JSON nested deeper than {config.MAX_JSON_DEPTH} levels",
+                    raw=line,
+                )
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                rejects.add(source=path, record=line_number, reason=f"invalid JSON: {exc}", raw=line)
+                continue
+            if not isinstance(value, dict):
+                rejects.add(
+                    source=path,
+                    record=line_number,
+                    reason=f"a JSON {type(value).__name__}, not an object",
+                    raw=line,
+                )
+                continue
+            yield line_number, value
+        if not saw_anything:
+            raise EmptyInputError("the file is empty", path=path, hint="check that the export finished")
+
+
+def _json_array(path: Path, content: str, rejects: RejectsSink) -> Iterator[tuple[int, dict]]:
+    if not _json_depth_ok(content):
+        raise InputError(
+            f"JSON nested deeper than {config.MAX_JSON_DEPTH} levels",
+            path=path,
+            hint="write one comment object per line (JSON lines)",
+        )
+    try:
+        values = json.loads(content)
+    except ValueError as exc:
+        raise InputError(f"invalid JSON ({exc})", path=path, hint="check the file is complete") from None
+    if not isinstance(values, list):
+        raise InputError("not a list of comments", path=path, hint="write one object per line")
+    for index, value in enumerate(values, start=1):
+        if isinstance(value, dict):
+            yield index, value
+        else:
+            rejects.add(source=path, record=index, reason="not a JSON object", raw=value)
+
+
+def _read_json_records(
+    path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport
+) -> Iterator[pd.DataFrame]:
+    mapping: ColumnMap | None = None
+    batch: list[dict] = []
+    records: list[int] = []
+
+    def flush() -> pd.DataFrame:
+        frame = pd.DataFrame.from_records([_flatten(r) for r in batch])
+        return canonicalize(frame, mapping, source=path, records=records)  # type: ignore[arg-type]
+
+    for line_number, value in iter_json_lines(path, options, rejects):
+        if mapping is None:
+            mapping = map_columns(list(value.keys()), options, path)
+        if mapping.text not in value:
+            rejects.add(
+                source=path,
+                record=line_number,
+                reason=f"record has no {mapping.text!r} field",
+                raw=value,
+            )
+            continue
+        batch.append(value)
+        records.append(line_number)
+        if len(batch) >= options.chunk_rows:
+            yield flush()
+            batch, records = [], []
+    if batch:
+        yield flush()
+
+
+@register("parquet", kind="stream", sniff=lambda head, path: 100 if head[:4] == b"PAR1" else 0,
+          description="Apache Parquet")
+def read_parquet(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+    try:
+        with open_binary(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            mapping = map_columns(parquet.schema_arrow.names, options, path)
+            record = 1
+            for batch in parquet.iter_batches(batch_size=options.chunk_rows):
+                chunk = batch.to_pandas()
+                records = list(range(record, record + len(chunk)))
+                record += len(chunk)
+                yield canonicalize(chunk, mapping, source=path, records=records)
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        raise InputError(
+            f"not a readable Parquet file ({exc})",
+            path=path,
+            hint="check the file is complete, or pass the right --format",
+        ) from None
