@@ -30,10 +30,17 @@ InputsArg = Annotated[list[Path], typer.Argument(help="dump files to read", show
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
 TextColumnOpt = Annotated[
     str | None,
-    typer.Option("--text-column", help="the column holding the comment text (name, or 1-based position for a file without a header)"),
+    typer.Option(
+        "--text-column",
+        help="the column holding the comment text (name, or 1-based position for a file without a header)",
+    ),
 ]
-EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="text encoding when it is not UTF-8 (default: detect)")]
-PingbacksOpt = Annotated[bool, typer.Option("--include-pingbacks", help="keep WordPress pingbacks and trackbacks as comments")]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="text encoding when it is not UTF-8 (default: detect)")
+]
+PingbacksOpt = Annotated[
+    bool, typer.Option("--include-pingbacks", help="keep WordPress pingbacks and trackbacks as comments")
+]
 
 
 def _echo_err(message: str) -> None:
@@ -57,7 +64,9 @@ def _root(
 @app.command()
 def read(
     inputs: InputsArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="where to write the rows: .csv, .jsonl or .parquet")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="where to write the rows: .csv, .jsonl or .parquet")
+    ],
     format: FormatOpt = "auto",
     text_column: TextColumnOpt = None,
     encoding: EncodingOpt = None,

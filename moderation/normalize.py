@@ -19,8 +19,25 @@ __all__ = ["html_to_text", "normalize_text", "unescape_literals"]
 # Tags that end a line or a block when HTML is reduced to text.
 _LINE_TAGS = {"br"}
 _BLOCK_TAGS = {
-    "p", "div", "li", "ul", "ol", "blockquote", "pre", "tr", "table",
-    "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "blockquote",
+    "pre",
+    "tr",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "header",
+    "footer",
 }
 _SKIP_TAGS = {"script", "style", "head", "title", "template", "noscript"}
 

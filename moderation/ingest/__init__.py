@@ -146,4 +146,6 @@ def read_comments(
             "they are kept at the top level"
         )
     if report.cycles_broken:
-        report.warn(f"{report.cycles_broken:,} reply cycles were broken (the earliest comment became top-level)")
+        report.warn(
+            f"{report.cycles_broken:,} reply cycles were broken (the earliest comment became top-level)"
+        )

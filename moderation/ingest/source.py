@@ -91,8 +91,7 @@ class _LimitedReader(io.RawIOBase):
             raise InputTooLargeError(
                 f"decompresses to more than {self._limit:,} bytes (possible decompression bomb)",
                 path=self._path,
-                hint="decompress it yourself if you trust it, or raise "
-                "MODERATION_MAX_DECOMPRESSED_BYTES",
+                hint="decompress it yourself if you trust it, or raise MODERATION_MAX_DECOMPRESSED_BYTES",
             )
         buffer[: len(data)] = data
         return len(data)

@@ -245,15 +245,27 @@ def _delimiter_sniff(head: bytes, delimiter: bytes) -> int:
     return min(50, 30 + count) if count else 0
 
 
-@register("csv", kind="stream", sniff=lambda head, path: _delimiter_sniff(head, b",")
-          + (25 if ".csv" in path.suffixes else 0), description="comma-separated values with a header row")
-def read_csv(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+@register(
+    "csv",
+    kind="stream",
+    sniff=lambda head, path: _delimiter_sniff(head, b",") + (25 if ".csv" in path.suffixes else 0),
+    description="comma-separated values with a header row",
+)
+def read_csv(
+    path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport
+) -> Iterator[pd.DataFrame]:
     yield from _read_delimited(path, options, rejects, report, delimiter=",")
 
 
-@register("tsv", kind="stream", sniff=lambda head, path: _delimiter_sniff(head, b"\t")
-          + (25 if ".tsv" in path.suffixes else 0), description="tab-separated values with a header row")
-def read_tsv(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+@register(
+    "tsv",
+    kind="stream",
+    sniff=lambda head, path: _delimiter_sniff(head, b"\t") + (25 if ".tsv" in path.suffixes else 0),
+    description="tab-separated values with a header row",
+)
+def read_tsv(
+    path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport
+) -> Iterator[pd.DataFrame]:
     yield from _read_delimited(path, options, rejects, report, delimiter="\t")
 
 
@@ -307,13 +319,13 @@ def _sniff_jsonl(head: bytes, path: Path) -> int:
 
 
 @register("jsonl", kind="stream", sniff=_sniff_jsonl, description="JSON lines / NDJSON (.gz, .zst too)")
-def read_jsonl(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+def read_jsonl(
+    path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport
+) -> Iterator[pd.DataFrame]:
     yield from _read_json_records(path, options, rejects, report)
 
 
-def iter_json_lines(
-    path: Path, options: ReadOptions, rejects: RejectsSink
-) -> Iterator[tuple[int, dict]]:
+def iter_json_lines(path: Path, options: ReadOptions, rejects: RejectsSink) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for each well-formed JSON object line; reject the rest."""
     with open_text(path, encoding=options.encoding) as (handle, _fallback, _encoding):
         line_number = 0
@@ -409,9 +421,15 @@ def _read_json_records(
         yield flush()
 
 
-@register("parquet", kind="stream", sniff=lambda head, path: 100 if head[:4] == b"PAR1" else 0,
-          description="Apache Parquet")
-def read_parquet(path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport) -> Iterator[pd.DataFrame]:
+@register(
+    "parquet",
+    kind="stream",
+    sniff=lambda head, path: 100 if head[:4] == b"PAR1" else 0,
+    description="Apache Parquet",
+)
+def read_parquet(
+    path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport
+) -> Iterator[pd.DataFrame]:
     try:
         with open_binary(path) as handle:
             parquet = pq.ParquetFile(handle)
