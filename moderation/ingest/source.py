@@ -70,7 +70,7 @@ class _LimitedReader(io.RawIOBase):
         self._path = path
         self._limit = min(
             config.MAX_DECOMPRESSED_BYTES,
-            max(compressed_size, 1) * config.MAX_COMPRESSION_RATIO + 1024 * 1024,
+            max(compressed_size * config.MAX_COMPRESSION_RATIO, config.MIN_DECOMPRESSED_LIMIT),
         )
         self._total = 0
 
@@ -101,6 +101,50 @@ class _LimitedReader(io.RawIOBase):
         super().close()
 
 
+class _ZstdFrames(io.RawIOBase):
+    """Decompresses concatenated zstd frames and notices a frame cut short.
+
+    zstandard's own stream reader ends quietly on a truncated frame, which would turn a
+    cut-short dump into silently fewer rows; here the end of input inside a frame is an error.
+    """
+
+    def __init__(self, raw: BinaryIO, path: Path) -> None:
+        self._raw = raw
+        self._path = path
+        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = self._raw.read(256 * 1024)
+            if not chunk:
+                if self._in_frame:
+                    raise zstandard.ZstdError("input ends inside a frame")
+                return 0
+            self._pending = self._feed(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _feed(self, chunk: bytes) -> bytes:
+        out = []
+        while chunk:
+            self._in_frame = True
+            out.append(self._decompressor.decompress(chunk))
+            if not self._decompressor.eof:
+                break
+            # The frame ended; whatever follows starts the next frame.
+            self._in_frame = False
+            chunk = self._decompressor.unused_data
+            self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        return b"".join(out)
+
+
 @contextmanager
 def open_binary(path: str | Path) -> Iterator[BinaryIO]:
     """Open ``path`` for reading bytes, decompressing .gz/.zst content transparently."""
@@ -115,7 +159,7 @@ def open_binary(path: str | Path) -> Iterator[BinaryIO]:
         if compression == "gzip":
             inner: BinaryIO = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
         elif compression == "zstd":
-            inner = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[assignment]
+            inner = io.BufferedReader(_ZstdFrames(raw, path), buffer_size=1024 * 1024)  # type: ignore[assignment]
         else:
             yield raw
             return
@@ -123,25 +167,10 @@ def open_binary(path: str | Path) -> Iterator[BinaryIO]:
         stream = io.BufferedReader(limited, buffer_size=1024 * 1024)
         try:
             yield stream  # type: ignore[misc]
-            _check_zstd_complete(compression, inner, path)
         finally:
             stream.close()
     finally:
         raw.close()
-
-
-def _check_zstd_complete(compression: str, inner: object, path: Path) -> None:
-    # zstandard's stream reader ends quietly on a truncated frame; ask it whether the last
-    # frame was finished so that a cut-short .zst is an error, not silently fewer rows.
-    if compression != "zstd":
-        return
-    reader = inner
-    if getattr(reader, "_finished_output", True) is False:
-        raise InputError(
-            "compressed data is truncated",
-            path=path,
-            hint="the file was probably cut short while copying; fetch it again",
-        )
 
 
 def decoded_head(path: str | Path, *, size: int = config.SNIFF_BYTES) -> bytes:
@@ -170,6 +199,13 @@ def detect_encoding(head: bytes) -> str:
         # A multi-byte character cut at the end of the sniffed head is still UTF-8.
         if exc.start >= len(head) - 3:
             return "utf-8"
+    # Valid UTF-8 characters beside the bad bytes: a UTF-8 file with a few stray legacy bytes
+    # (mixed encodings), so keep UTF-8 and let the bad bytes fall back one by one.
+    if any(ord(ch) > 127 and ch != "\ufffd" for ch in head.decode("utf-8", errors="replace")):
+        return "utf-8"
+    non_ascii = sum(byte > 127 for byte in head)
+    if non_ascii < 200:
+        return "cp1252"  # too little evidence for a guess; the commonest legacy encoding
     from charset_normalizer import from_bytes
 
     best = from_bytes(head).best()

@@ -140,6 +140,7 @@ def canonicalize(
     out["record"] = records
     out["text_original"] = originals
     frame = pd.DataFrame(out)
+    frame.attrs["threaded"] = mapping.parent_id is not None
     mapped = {c for c in mapping.__dict__.values() if c}
     for column in chunk.columns:
         name = str(column)

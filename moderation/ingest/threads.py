@@ -125,7 +125,9 @@ class ThreadTracker:
         ids = frame["comment_id"].tolist()
         parents = frame["parent_id"].tolist()
         threads = frame["thread_id"].tolist()
-        has_parents = any(parents)
+        # Remembering every id costs memory on a huge dump; do it only when the source has
+        # reply links (readers set attrs["threaded"]) or replies actually appear.
+        remember = bool(frame.attrs.get("threaded")) or any(parents) or bool(self._seen)
         new_threads: list[str] = []
         depths: list[int] = []
         for comment_id, parent, thread in zip(ids, parents, threads, strict=True):
@@ -141,7 +143,7 @@ class ThreadTracker:
                     thread = thread or known[0]
                     depth = known[1] + 1
             thread = thread or comment_id
-            if has_parents or self._seen:
+            if remember:
                 self._seen.setdefault(comment_id, (thread, depth))
             new_threads.append(thread)
             depths.append(depth)

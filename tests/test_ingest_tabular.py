@@ -1,0 +1,212 @@
+"""CSV, TSV, JSONL (plain, .gz, .zst) and Parquet readers, and their bad-input errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import zstandard
+
+from moderation import config
+from moderation.errors import EmptyInputError, InputError, MissingColumnError
+from moderation.ingest import ReadReport, RejectsSink, detect_format, read_comments
+
+
+def _read(path: Path, **options) -> tuple[pd.DataFrame, RejectsSink, ReadReport]:
+    rejects, report = RejectsSink(), ReadReport()
+    frames = list(read_comments([path], rejects=rejects, report=report, **options))
+    return pd.concat(frames, ignore_index=True), rejects, report
+
+
+def test_csv_with_bom_quoted_newlines_and_extra_columns(tmp_path: Path) -> None:
+    path = tmp_path / "comments.csv"
+    path.write_bytes(
+        "\ufeffid,Comment,Score\n1,\"first line\nsecond line\",3\n2,\"a, b\",4\n".encode()
+    )
+    frame, rejects, report = _read(path)
+    assert frame["comment_id"].tolist() == ["1", "2"]
+    assert frame["text"].tolist() == ["first line\nsecond line", "a, b"]
+    assert frame["Score"].tolist() == ["3", "4"]  # input columns are kept
+    assert frame["record"].tolist() == [2, 4]  # the line each row starts on
+    assert rejects.count == 0 and report.rows == 2
+
+
+def test_rows_with_the_wrong_number_of_fields_are_rejected_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("text,author\nfine,ann\nbroken,bob,extra\nalso fine,cy\n")
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["fine", "also fine"]
+    assert rejects.count == 1
+    assert rejects.kept[0]["record"] == 3
+    assert "wrong number of fields" in rejects.kept[0]["reason"]
+    assert rejects.kept[0]["raw"] == "broken,bob,extra"
+    assert report.rows + report.rejected == 3
+
+
+def test_latin1_bytes_fall_back_with_a_warning_and_lose_no_row(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"text\n" + "caf\u00e9 ok\n".encode() + b"na\xefve\n")
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["café ok", "naïve"]
+    assert any("Windows-1252" in w for w in report.warnings)
+
+
+def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes("text,author\nhello there,ann\n".encode("utf-16"))
+    frame, _, _ = _read(path)
+    assert frame["text"].tolist() == ["hello there"]
+    assert frame["author"].tolist() == ["ann"]
+
+
+def test_tsv_and_headerless_positional_text_column(tmp_path: Path) -> None:
+    tsv = tmp_path / "c.tsv"
+    tsv.write_text("id\ttweet\tlabel\n7\t@USER you are \"great\"\tOFF\n")
+    frame, _, _ = _read(tsv)
+    assert detect_format(tsv) == "tsv"
+    assert frame["text"].tolist() == ['@USER you are "great"']
+    headerless = tmp_path / "trac.csv"
+    headerless.write_text("fb_1,Well said,NAG\nfb_2,\"go away, troll\",OAG\n")
+    frame, _, _ = _read(headerless, text_column="2")
+    assert frame["text"].tolist() == ["Well said", "go away, troll"]
+    assert frame["column_3"].tolist() == ["NAG", "OAG"]
+
+
+def test_missing_text_column_lists_the_columns_there_are(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("id,body2,votes\n1,hi,3\n")
+    with pytest.raises(MissingColumnError) as error:
+        _read(path)
+    message = str(error.value)
+    assert "c.csv" in message and "id, body2, votes" in message and "--text-column" in message
+
+
+def test_jsonl_plain_gz_and_zst_give_the_same_rows(tmp_path: Path) -> None:
+    lines = [{"id": f"c{i}", "body": f"comment {i}", "parent_id": "c0" if i else ""} for i in range(5)]
+    payload = "".join(json.dumps(r) + "\n" for r in lines).encode()
+    plain = tmp_path / "c.jsonl"
+    plain.write_bytes(payload)
+    gz = tmp_path / "c.jsonl.gz"
+    gz.write_bytes(gzip.compress(payload))
+    zst = tmp_path / "c.data"  # content, not the extension, decides
+    zst.write_bytes(zstandard.ZstdCompressor().compress(payload))
+    frames = [_read(p, chunk_rows=1)[0] for p in (plain, gz, zst)]
+    for frame in frames:
+        assert frame["text"].tolist() == [f"comment {i}" for i in range(5)]
+        assert frame["depth"].tolist() == [0, 1, 1, 1, 1]  # parent seen in an earlier frame
+    assert detect_format(zst) == "jsonl"
+
+
+def test_bad_json_lines_are_rejected_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    deep = "[" * 200 + "]" * 200
+    path.write_text(
+        '{"text": "good"}\n{not json\n[1, 2]\n{"other": 1}\n'
+        + '{"text": "deep", "x": ' + deep + "}\n\n"
+        + '{"text": null}\n'
+    )
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["good", ""]
+    assert sorted(r["record"] for r in rejects.kept) == [2, 3, 4, 5]
+    assert report.rows + report.rejected == 6
+
+
+def test_truncated_gzip_and_zstd_are_clear_errors(tmp_path: Path) -> None:
+    payload = "".join(json.dumps({"text": f"c {i} " * 50}) + "\n" for i in range(2000)).encode()
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(gzip.compress(payload)[:-200])
+    zst = tmp_path / "cut.jsonl.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(payload)[:-200])
+    for path in (gz, zst):
+        with pytest.raises(InputError, match="truncated") as error:
+            _read(path)
+        assert path.name in str(error.value)
+
+
+def test_decompression_bombs_are_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lower the limits so the test stays small; the mechanism is the one real bombs hit.
+    monkeypatch.setattr(config, "MIN_DECOMPRESSED_LIMIT", 1024 * 1024)
+    payload = b'{"text": "aaaa"}\n' * 400_000  # 6.8 MB, compresses more than 200x
+    for path, data in (
+        (tmp_path / "bomb.jsonl.gz", gzip.compress(payload, 9)),
+        (tmp_path / "bomb.jsonl.zst", zstandard.ZstdCompressor(level=19).compress(payload)),
+    ):
+        path.write_bytes(data)
+        with pytest.raises(InputError, match="decompression bomb") as error:
+            _read(path)
+        assert path.name in str(error.value)
+
+
+def test_empty_files_are_clear_errors(tmp_path: Path) -> None:
+    for name in ("empty.csv", "empty.jsonl", "empty.txt"):
+        path = tmp_path / name
+        path.write_bytes(b"")
+        with pytest.raises(EmptyInputError, match="empty"):
+            _read(path)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("text,author\n")
+    with pytest.raises(EmptyInputError, match="no comments"):
+        _read(header_only)
+
+
+def test_parquet_round_trip_and_corrupt_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "c.parquet"
+    pd.DataFrame({"comment_text": ["one", "two"], "toxic": [0, 1]}).to_parquet(path)
+    frame, _, _ = _read(path)
+    assert frame["text"].tolist() == ["one", "two"]
+    assert frame["toxic"].tolist() == [0, 1]
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(InputError, match="Parquet"):
+        _read(broken, format="parquet")
+
+
+def test_input_columns_that_clash_with_canonical_ones_are_renamed(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("message,flag,depth\nhi,yes,9\n")
+    frame, _, _ = _read(path)
+    assert frame["input_flag"].tolist() == ["yes"]
+    assert frame["input_depth"].tolist() == ["9"]
+    assert frame["depth"].tolist() == [0]
+
+
+def test_frames_stay_within_the_chunk_bound(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps({"text": str(i)}) + "\n" for i in range(2500)))
+    sizes = [len(f) for f in read_comments([path], chunk_rows=1000)]
+    assert sizes == [1000, 1000, 500]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("relative", "rows", "options"),
+    [
+        ("insults/train.csv", 3947, {}),
+        ("insults/test_with_solutions.csv", 2647, {}),
+        ("jigsaw/train_sample.csv.gz", 2886, {}),
+        ("olid/olid-training-v1.0.tsv", 13240, {}),
+        ("olid/olid-test-merged.tsv", 860, {}),
+        ("olid/testset-levela.tsv", 860, {}),
+        ("cyber_trolls/cyber_trolls.json", 20001, {}),
+        ("cyber_trolls/cyber_trolls.csv", 20001, {}),
+        ("elf24_trolling/total.tsv", 1189, {}),
+        ("elf24_trolling/train.tsv", 875, {}),
+        ("elf24_trolling/test.tsv", 50, {}),
+        ("trac1_aggression/agr_en_train.csv", 12000, {"text_column": "2"}),
+        ("trac1_aggression/agr_en_dev.csv", 3001, {"text_column": "2"}),
+        ("davidson_hate_offensive/labeled_data.csv", 24783, {}),
+        ("socc_ctc/SFU_constructiveness_toxicity.csv", 1121, {}),
+        ("toxic_spans/tsd_train.csv", 7939, {}),
+        ("toxic_spans/tsd_trial.csv", 690, {}),
+        ("toxic_spans/tsd_test.csv", 2000, {}),
+        ("toxichat/toxichat_turns_train_dev.csv", 7319, {}),
+    ],
+)
+def test_every_labelled_set_is_readable(shared_data: Path, relative: str, rows: int, options: dict) -> None:
+    frame, rejects, _ = _read(shared_data / relative, **options)
+    assert len(frame) == rows
+    assert rejects.count == 0
+    assert frame["text"].str.len().gt(0).mean() > 0.99
