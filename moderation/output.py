@@ -74,7 +74,6 @@ class FrameWriter:
         self.columns: list[str] | None = None
         self.rows = 0
         self._handle: Any = None
-        self._csv: Any = None
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
 
@@ -112,22 +111,28 @@ class FrameWriter:
         self.rows += len(frame)
 
     def _write_csv(self, frame: pd.DataFrame) -> None:
-        if self._handle is None:
+        first = self._handle is None
+        if first:
             self._handle = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            self._csv = csv.writer(self._handle)
-            self._csv.writerow([neutralize_formula(c) for c in self.columns or []])
-        for row in frame.itertuples(index=False, name=None):
-            self._csv.writerow(
-                ["" if v is None or (isinstance(v, float) and v != v) else neutralize_formula(v) for v in row]
-            )
+        safe = frame.copy()
+        safe.columns = [neutralize_formula(str(c)) for c in safe.columns]
+        for column in safe.columns:
+            values = safe[column]
+            if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+                text = values.astype("string")
+                risky = text.str.startswith(_FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+                if risky.any():
+                    text = text.copy()
+                    text[risky] = "'" + text[risky]
+                    safe[column] = text
+        safe.to_csv(self._handle, header=first, index=False, lineterminator="\r\n")
 
     def _write_jsonl(self, frame: pd.DataFrame) -> None:
         if self._handle is None:
             self._handle = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
-        columns = list(frame.columns)
-        for row in frame.itertuples(index=False, name=None):
-            record = {c: _plain(v) for c, v in zip(columns, row, strict=True)}
-            self._handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        if len(frame):
+            self._handle.write(frame.to_json(orient="records", lines=True, force_ascii=False))
+            self._handle.write("\n")
 
     def _arrow_table(self, frame: pd.DataFrame) -> pa.Table:
         arrays = []
@@ -160,7 +165,7 @@ class FrameWriter:
         if self.kind != "parquet" and self._handle is None and success:
             self._handle = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
             if self.kind == "csv" and self.columns:
-                csv.writer(self._handle).writerow(self.columns)
+                csv.writer(self._handle).writerow([neutralize_formula(c) for c in self.columns])
         if self._handle is not None:
             self._handle.close()
             self._handle = None

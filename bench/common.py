@@ -1,0 +1,91 @@
+"""Helpers every benchmark shares: sampled comment corpora, peak RSS of a command, tables.
+
+Benchmarks run on demand (not in the test suite). Each prints a markdown table and writes
+JSON to bench/results/, which git ignores. Texts are sampled from the public corpora in
+../shared/data so that lengths and vocabulary look like real comments.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from moderation import config
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def corpus_texts() -> list[str]:
+    """Comment texts from several public corpora (raises if ../shared is absent)."""
+    data = config.SHARED_DATA_DIR
+    if not data.is_dir():
+        sys.exit(f"this benchmark samples texts from {data}, which is missing")
+    texts: list[str] = []
+    texts += pd.read_csv(data / "insults/train.csv")["Comment"].tolist()
+    texts += pd.read_csv(data / "jigsaw/train_sample.csv.gz")["comment_text"].tolist()
+    texts += pd.read_csv(data / "olid/olid-training-v1.0.tsv", sep="\t", quoting=3)["tweet"].tolist()
+    texts += pd.read_csv(data / "davidson_hate_offensive/labeled_data.csv")["tweet"].tolist()
+    texts += pd.read_csv(data / "toxic_spans/tsd_train.csv")["text"].tolist()
+    return [str(t) for t in texts if isinstance(t, str) and t.strip()]
+
+
+def write_sampled_jsonl(path: Path, rows: int, *, seed: int = 7, threads: int = 0) -> Path:
+    """Write ``rows`` comments sampled with replacement; ``threads`` > 0 adds thread ids."""
+    if path.exists() and sum(1 for _ in open(path, "rb")) == rows:
+        return path
+    texts = corpus_texts()
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(rows):
+            record = {"id": f"c{i}", "text": rng.choice(texts), "author": f"user{rng.randrange(50_000)}"}
+            if threads:
+                record["thread_id"] = f"t{i // max(1, rows // threads)}"
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def run_measured(command: list[str]) -> dict:
+    """Run a command in a fresh wrapper process; return wall seconds and its peak RSS in MB."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+        "t = time.perf_counter() - t\n"
+        "if r.returncode: sys.exit(r.stderr.decode()[-2000:])\n"
+        "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {"seconds": float(output[0]), "peak_rss_mb": int(output[1]) / 1024}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [
+            f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+            for v in row.values()
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save_results(name: str, rows: list[dict], **extra: object) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
+        **extra,
+    }
+    path.write_text(json.dumps(payload, indent=2))
+    return path
