@@ -94,6 +94,78 @@ def read(
     typer.echo(f"read {report.rows:,} rows from {report.files:,} file(s) into {output}{rejected}")
 
 
+@app.command()
+def score(
+    inputs: InputsArg,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="where to write the scored rows: .csv, .jsonl or .parquet")
+    ],
+    format: FormatOpt = "auto",
+    text_column: TextColumnOpt = None,
+    encoding: EncodingOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="model version or path (default: the active model)")
+    ] = None,
+    threads: Annotated[
+        Path | None, typer.Option("--threads", help="also write thread risk roll-ups to this file")
+    ] = None,
+    authors: Annotated[
+        Path | None, typer.Option("--authors", help="also write author risk roll-ups to this file")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="worker processes for scoring")] = 1,
+    include_pingbacks: PingbacksOpt = False,
+) -> None:
+    """Score every comment of INPUT files for insult and trolling; no database needed."""
+    from moderation.scoring import score_files
+
+    with _progress("scoring") as advance:
+        summary = score_files(
+            inputs,
+            output=output,
+            format=format,
+            text_column=text_column,
+            encoding=encoding,
+            model_ref=model,
+            threads_output=threads,
+            authors_output=authors,
+            jobs=jobs,
+            include_pingbacks=include_pingbacks,
+            on_progress=advance,
+        )
+    _print_warnings(summary.warnings)
+    for extra in (summary.threads_path, summary.authors_path):
+        if extra:
+            typer.echo(f"wrote {extra}")
+    typer.echo(summary.line())
+
+
+class _progress:
+    """A rows-scored counter on stderr when it is a terminal; silent in pipes and CI."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._progress = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}: {task.completed:,} rows"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self._progress.start()
+        task = self._progress.add_task(self.label, total=None)
+        return lambda rows: self._progress.advance(task, rows)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app and turns user errors into one-line messages."""
     try:
