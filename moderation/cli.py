@@ -114,6 +114,9 @@ def score(
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="worker processes for scoring")] = 1,
     include_pingbacks: PingbacksOpt = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue an interrupted run of the same command")
+    ] = False,
 ) -> None:
     """Score every comment of INPUT files for insult and trolling; no database needed."""
     from moderation.scoring import score_files
@@ -130,6 +133,7 @@ def score(
             authors_output=authors,
             jobs=jobs,
             include_pingbacks=include_pingbacks,
+            resume=resume,
             on_progress=advance,
         )
     _print_warnings(summary.warnings)

@@ -5,6 +5,12 @@ hostile input, so every CSV cell that a spreadsheet would run as a formula (it b
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with ``'``.
 The columns are fixed by the first frame; a column that first appears later (JSON records
 vary) is folded into ``extra_fields`` as JSON, so no value is lost.
+
+With ``checkpoint=True`` the writer records after every frame how much it has durably
+written (``.OUT.resume.json``), so an interrupted run (even by SIGKILL) can be continued with
+``resume``: the partial output is cut back to the last checkpoint and writing goes on from
+there. Parquet output is then written as one part per frame and joined at the end, because a
+Parquet file without its footer cannot be appended to.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ class FrameWriter:
     failed run never leaves a half-written output that looks complete.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, checkpoint: bool = False) -> None:
         self.path = Path(path)
         self.kind = output_kind(self.path)
         if self.path.exists() and self.path.is_dir():
@@ -70,9 +76,17 @@ class FrameWriter:
         parent = self.path.parent
         if not parent.exists():
             raise OutputError(f"the folder {parent} does not exist", hint="create it first")
-        self._tmp = self.path.with_name(f".{self.path.name}.part-{os.getpid()}")
+        self.checkpoint = checkpoint
+        if checkpoint:
+            self._tmp = self.path.with_name(f".{self.path.name}.resume.part")
+        else:
+            self._tmp = self.path.with_name(f".{self.path.name}.part-{os.getpid()}")
+        self._state_path = self.path.with_name(f".{self.path.name}.resume.json")
+        self._parts_dir = self.path.with_name(f".{self.path.name}.resume.parts")
         self.columns: list[str] | None = None
         self.rows = 0
+        self._parts = 0
+        self._header_written = False
         self._handle: Any = None
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
@@ -100,7 +114,8 @@ class FrameWriter:
             conformed["extra_fields"] = ""
         return conformed
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, frame: pd.DataFrame, *, signature: dict | None = None) -> None:
+        """Append one frame; with a checkpointing writer, ``signature`` identifies the run."""
         frame = self._conform(frame)
         if self.kind == "csv":
             self._write_csv(frame)
@@ -109,11 +124,14 @@ class FrameWriter:
         else:
             self._write_parquet(frame)
         self.rows += len(frame)
+        if self.checkpoint:
+            self._save_checkpoint(signature or {})
 
     def _write_csv(self, frame: pd.DataFrame) -> None:
-        first = self._handle is None
-        if first:
-            self._handle = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        first = not self._header_written
+        self._header_written = True
+        if self._handle is None:
+            self._handle = open(self._tmp, "a" if self.rows else "w", encoding="utf-8", newline="")  # noqa: SIM115
         safe = frame.copy()
         safe.columns = [neutralize_formula(str(c)) for c in safe.columns]
         for column in safe.columns:
@@ -129,7 +147,7 @@ class FrameWriter:
 
     def _write_jsonl(self, frame: pd.DataFrame) -> None:
         if self._handle is None:
-            self._handle = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
+            self._handle = open(self._tmp, "a" if self.rows else "w", encoding="utf-8")  # noqa: SIM115
         if len(frame):
             self._handle.write(frame.to_json(orient="records", lines=True, force_ascii=False))
             self._handle.write("\n")
@@ -151,18 +169,107 @@ class FrameWriter:
 
     def _write_parquet(self, frame: pd.DataFrame) -> None:
         table = self._arrow_table(frame)
-        if self._parquet is None:
+        if self._schema is None:
             self._schema = table.schema
+        table = table.cast(self._schema)
+        if self.checkpoint:
+            self._parts_dir.mkdir(exist_ok=True)
+            pq.write_table(table, self._parts_dir / f"{self._parts:08d}.parquet")
+            self._parts += 1
+            return
+        if self._parquet is None:
             self._parquet = pq.ParquetWriter(self._tmp, self._schema)
-        self._parquet.write_table(table.cast(self._schema))
+        self._parquet.write_table(table)
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def _save_checkpoint(self, signature: dict) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        state = {
+            "signature": signature,
+            "rows": self.rows,
+            "bytes": self._tmp.stat().st_size if self._tmp.exists() else 0,
+            "parts": self._parts,
+            "columns": self.columns,
+        }
+        scratch = self._state_path.with_name(self._state_path.name + ".new")
+        scratch.write_text(json.dumps(state))
+        os.replace(scratch, self._state_path)
+
+    def discard_checkpoint(self) -> None:
+        """Forget any earlier interrupted run of this output (a fresh start)."""
+        for stale in (self._state_path, self._tmp):
+            stale.unlink(missing_ok=True)
+        if self._parts_dir.exists():
+            for part in self._parts_dir.glob("*.parquet"):
+                part.unlink()
+            self._parts_dir.rmdir()
+
+    def resume(self, signature: dict) -> int:
+        """Continue an interrupted run; returns how many rows are already written (0: none)."""
+        if not self._state_path.exists():
+            self.discard_checkpoint()
+            return 0
+        state = json.loads(self._state_path.read_text())
+        if state.get("signature") != signature:
+            raise OutputError(
+                f"the interrupted run of {self.path} used other inputs, options or model",
+                hint="run again without --resume to start over",
+            )
+        self.rows = int(state["rows"])
+        self.columns = state["columns"]
+        self._parts = int(state["parts"])
+        self._header_written = self.rows > 0 or state["bytes"] > 0
+        if self.kind == "parquet":
+            for part in sorted(self._parts_dir.glob("*.parquet"))[self._parts :]:
+                part.unlink()  # written after the last checkpoint
+            if self._parts:
+                self._schema = pq.read_schema(self._parts_dir / f"{0:08d}.parquet")
+        else:
+            with open(self._tmp, "r+b") as handle:
+                handle.truncate(int(state["bytes"]))
+        return self.rows
+
+    def written_rows(self) -> pd.DataFrame:
+        """Read back what an interrupted run had written (roll-ups need it on resume)."""
+        if not self.rows:
+            return pd.DataFrame()
+        if self.kind == "parquet":
+            return pd.concat(
+                [pd.read_parquet(p) for p in sorted(self._parts_dir.glob("*.parquet"))], ignore_index=True
+            )
+        if self._handle is not None:
+            self._handle.flush()
+        if self.kind == "csv":
+            frame = pd.read_csv(self._tmp, dtype=str, keep_default_na=False)
+            for column in ("insult_score", "troll_score"):
+                if column in frame:
+                    frame[column] = pd.to_numeric(frame[column])
+            return frame
+        return pd.read_json(self._tmp, lines=True, dtype=False)
 
     def close(self, *, success: bool = True) -> None:
+        if self.checkpoint and not success:
+            # Keep the partial output and its checkpoint for --resume.
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+            return
+        if self.checkpoint and self.kind == "parquet" and self._parts and success:
+            for part in sorted(self._parts_dir.glob("*.parquet")):
+                table = pq.read_table(part)
+                if self._parquet is None:
+                    self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+                self._parquet.write_table(table)
         if self.kind == "parquet" and self._parquet is None and success:
             # No rows at all: still write a valid, empty file with the canonical columns.
             from moderation.schema import READ_COLUMNS
 
-            self._write_parquet(pd.DataFrame(columns=list(self.columns or READ_COLUMNS)))
-        if self.kind != "parquet" and self._handle is None and success:
+            empty = pd.DataFrame(columns=list(self.columns or READ_COLUMNS))
+            pq.write_table(self._arrow_table(empty), self._tmp)
+        if self.kind != "parquet" and self._handle is None and success and not self._tmp.exists():
             self._handle = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
             if self.kind == "csv" and self.columns:
                 csv.writer(self._handle).writerow([neutralize_formula(c) for c in self.columns])
@@ -174,5 +281,7 @@ class FrameWriter:
             self._parquet = None
         if success:
             os.replace(self._tmp, self.path)
+            if self.checkpoint:
+                self.discard_checkpoint()
         elif self._tmp.exists():
             self._tmp.unlink()

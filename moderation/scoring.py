@@ -6,6 +6,10 @@ stays flat however large the input is. With ``jobs`` > 1 frames are scored in wo
 processes and written back in input order, so the output is byte-identical to ``jobs=1``.
 Thread and author roll-ups use the definitions in ``moderation.rollups`` (shared with the
 store's queue); only the few columns they need are kept in memory.
+
+Every run checkpoints its output after each frame; ``resume=True`` continues an interrupted
+run (even one killed with SIGKILL) from the last checkpoint: the input is read again but the
+rows already written are skipped, not scored again, so each input row appears exactly once.
 """
 
 from __future__ import annotations
@@ -105,6 +109,7 @@ def score_files(
     jobs: int = 1,
     include_pingbacks: bool = False,
     chunk_rows: int | None = None,
+    resume: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> ScoreSummary:
     """Score every comment in ``inputs`` and write them, with rejects and roll-ups.
@@ -113,6 +118,7 @@ def score_files(
     """
     from moderation.registry import load_model
 
+    inputs = list(inputs)
     model = load_model(model_ref)
     summary = ScoreSummary(model_version=model.version, output=str(output))
     rejects_path = rejects_path_for(output)
@@ -123,7 +129,22 @@ def score_files(
     want_rollups = threads_output is not None or authors_output is not None
     kept: list[pd.DataFrame] = []
     report = ReadReport()
-    with RejectsSink(rejects_path) as rejects, FrameWriter(output) as writer:
+    signature = _run_signature(
+        inputs,
+        model_version=model.version,
+        format=format,
+        text_column=text_column,
+        encoding=encoding,
+        include_pingbacks=include_pingbacks,
+        chunk_rows=chunk_rows,
+    )
+    with RejectsSink(rejects_path) as rejects, FrameWriter(output, checkpoint=True) as writer:
+        done = writer.resume(signature) if resume else 0
+        if not resume:
+            writer.discard_checkpoint()
+        if done and want_rollups:
+            kept.append(_compact(writer.written_rows()))
+        summary.rows_scored = done
         frames = read_comments(
             inputs,
             format=format,
@@ -134,11 +155,13 @@ def score_files(
             rejects=rejects,
             report=report,
         )
+        if done:
+            frames = _skip_rows(frames, done)
         scored_frames = score_frames(
             frames, model_ref=model_ref, model=model if jobs == 1 else None, jobs=jobs
         )
         for scored in scored_frames:
-            writer.write(scored)
+            writer.write(scored, signature=signature)
             summary.rows_scored += len(scored)
             if want_rollups:
                 kept.append(_compact(scored))
@@ -160,6 +183,26 @@ def score_files(
                 authors_writer.write(author_risk(scored_rows))
             summary.authors_path = str(authors_output)
     return summary
+
+
+def _skip_rows(frames: Iterable[pd.DataFrame], count: int) -> Iterator[pd.DataFrame]:
+    """Drop the first ``count`` rows of the stream (already written by the interrupted run)."""
+    for frame in frames:
+        if count >= len(frame):
+            count -= len(frame)
+            continue
+        yield frame.iloc[count:].reset_index(drop=True) if count else frame
+        count = 0
+
+
+def _run_signature(inputs: Iterable[str | Path], **options: object) -> dict:
+    """What must be equal for a run to be resumed: the inputs (as files) and the options."""
+    files = []
+    for path in inputs:
+        path = Path(path)
+        stat = path.stat() if path.is_file() else None  # a missing file fails in the reader
+        files.append([str(path.resolve()), stat and stat.st_size, stat and stat.st_mtime_ns])
+    return {"inputs": files, **options}
 
 
 def _compact(scored: pd.DataFrame) -> pd.DataFrame:
