@@ -117,9 +117,33 @@ def score(
     resume: Annotated[
         bool, typer.Option("--resume", help="continue an interrupted run of the same command")
     ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (streaming, the default) or dask (Parquet/CSV partitions)")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)")
+    ] = None,
 ) -> None:
     """Score every comment of INPUT files for insult and trolling; no database needed."""
     from moderation.scoring import score_files
+
+    if engine == "dask":
+        from moderation.distributed import score_with_dask
+
+        typer.echo(
+            score_with_dask(
+                inputs,
+                output=output,
+                scheduler=scheduler,
+                format=format,
+                text_column=text_column,
+                model_ref=model,
+                workers=max(jobs, 1),
+            ).line()
+        )
+        return
+    if engine != "local":
+        raise ModerationError(f"unknown engine {engine!r}", hint="use --engine local or --engine dask")
 
     with _progress("scoring") as advance:
         summary = score_files(
