@@ -70,6 +70,13 @@ class FrameWriter:
 
     def __init__(self, path: str | Path, *, checkpoint: bool = False) -> None:
         self.path = Path(path)
+        if ".." in self.path.parts:
+            # Output paths may come from scripts and configs that hostile data can reach;
+            # refusing "..", rather than resolving it, keeps a write inside the folder named.
+            raise OutputError(
+                f"the output path {path} climbs out of its folder with '..'",
+                hint="give a path without '..' (an absolute path is fine)",
+            )
         self.kind = output_kind(self.path)
         if self.path.exists() and self.path.is_dir():
             raise OutputError(f"{self.path} is a folder", hint="give a file name for -o")

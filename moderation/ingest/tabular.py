@@ -142,15 +142,21 @@ def canonicalize(
     frame = pd.DataFrame(out)
     frame.attrs["threaded"] = mapping.parent_id is not None
     mapped = {c for c in mapping.__dict__.values() if c}
+    kept: dict[str, str] = {}
     for column in chunk.columns:
         name = str(column)
         if name in _RESERVED:
             if name in mapped and name in READ_COLUMNS:
                 continue  # the canonical value replaces it (text keeps text_original)
-            target = f"input_{name}"
+            kept[column] = f"input_{name}"
         else:
-            target = name
-        frame[target] = chunk[column].to_numpy()
+            kept[column] = name
+    if kept:
+        # One concat, not a column insert per input column: a 10,000-column file stays fast.
+        extra = chunk[list(kept)].reset_index(drop=True)
+        extra.columns = list(kept.values())
+        frame = pd.concat([frame, extra], axis=1)
+        frame.attrs["threaded"] = mapping.parent_id is not None
     return frame
 
 
