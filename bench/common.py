@@ -37,8 +37,10 @@ def corpus_texts() -> list[str]:
 
 def write_sampled_jsonl(path: Path, rows: int, *, seed: int = 7, threads: int = 0) -> Path:
     """Write ``rows`` comments sampled with replacement; ``threads`` > 0 adds thread ids."""
-    if path.exists() and sum(1 for _ in open(path, "rb")) == rows:
-        return path
+    if path.exists():
+        with open(path, "rb") as existing:
+            if sum(1 for _ in existing) == rows:
+                return path
     texts = corpus_texts()
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as out:

@@ -84,7 +84,8 @@ def test_bad_input_exits_1_with_a_hint_and_no_traceback(
 
 
 def test_unknown_output_extension_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_cli("read", str(config.DEMO_DATA_DIR / "demo_comments.jsonl"), "-o", str(tmp_path / "x.xlsx"))
+    demo = str(config.DEMO_DATA_DIR / "demo_comments.jsonl")
+    result = run_cli("read", demo, "-o", str(tmp_path / "x.xlsx"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert ".csv, .jsonl or .parquet" in result.stderr
 

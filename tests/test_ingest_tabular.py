@@ -49,7 +49,7 @@ def test_rows_with_the_wrong_number_of_fields_are_rejected_with_their_line(tmp_p
 def test_latin1_bytes_fall_back_with_a_warning_and_lose_no_row(tmp_path: Path) -> None:
     path = tmp_path / "mixed.csv"
     path.write_bytes(b"text\n" + "caf\u00e9 ok\n".encode() + b"na\xefve\n")
-    frame, rejects, report = _read(path)
+    frame, _, report = _read(path)
     assert frame["text"].tolist() == ["café ok", "naïve"]
     assert any("Windows-1252" in w for w in report.warnings)
 
