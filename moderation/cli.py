@@ -167,6 +167,136 @@ def score(
     typer.echo(summary.line())
 
 
+
+# --- models: train, evaluate, registry (moderation.training / evaluate / registry) ------------
+
+
+@app.command()
+def train(
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="training corpora: default, all (adds non-commercial ELF24), or names with +/- "
+            "(e.g. default,+elf24,-cyber_trolls); see 'moderation models show' for the list",
+        ),
+    ] = "default",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="models directory to write into (default: models/)")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="version name (default: date-datahash)")] = None,
+    promote_after: Annotated[
+        bool, typer.Option("--promote", help="make the new model the active one")
+    ] = False,
+) -> None:
+    """Train a candidate model from ../shared/data and write it under models/<version>/ with its card."""
+    from moderation.registry import promote, save_model
+    from moderation.training import train_model
+
+    model = train_model(data=data, version=version)
+    folder = save_model(model, models_dir=output)
+    for name, figures in model.card.get("metrics", {}).items():
+        auc = figures.get("auc")
+        typer.echo(
+            f"{name:28s} {figures['label']:6s} n={figures['n']:5d} "
+            f"auc={'-' if auc is None else f'{auc:.4f}'} f1={figures['f1']:.3f} ece={figures['ece']:.3f}"
+        )
+    typer.echo(f"wrote {folder} ({model.card['files']['model.joblib']['bytes'] / 1e6:.1f} MB)")
+    if promote_after:
+        promote(model.version, models_dir=output)
+        typer.echo(f"active model is now {model.version}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="model version, folder, or 'active'")],
+    data: Annotated[list[Path], typer.Argument(help="labelled dump files", show_default=False)],
+    label_column: Annotated[
+        str, typer.Option("--label-column", help="the column holding 0/1 labels")
+    ] = "label",
+    label: Annotated[str, typer.Option("--label", help="which score to evaluate: insult or troll")] = "insult",
+    format: FormatOpt = "auto",
+    text_column: TextColumnOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print every figure as JSON")] = False,
+) -> None:
+    """Print ROC AUC, average precision, F1 at the model's threshold and calibration error."""
+    import json
+
+    from moderation.evaluate import evaluate_files
+
+    result = evaluate_files(
+        None if model == "active" else model,
+        data,
+        label_column=label_column,
+        label=label,
+        text_column=text_column,
+        format=format,
+    )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    typer.echo(f"model {result['model_version']}, label {label}, column {result['label_column']}")
+    typer.echo(f"rows {result['n']:,}, positives {result['positives']:,}")
+    typer.echo(f"ROC AUC            {fmt(result['auc'])}")
+    typer.echo(f"average precision  {fmt(result['ap'])}")
+    typer.echo(
+        f"F1 at {result['threshold']:.4f}       {fmt(result['f1'])} "
+        f"(precision {fmt(result['precision'])}, recall {fmt(result['recall'])})"
+    )
+    typer.echo(f"calibration (ECE)  {fmt(result['ece'])}")
+
+
+models_app = typer.Typer(help="List, inspect, promote and roll back model versions.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every model version, oldest first; '*' marks the active one."""
+    from moderation.registry import list_models
+
+    for entry in list_models():
+        auc = entry["kaggle_insults_auc"]
+        typer.echo(
+            f"{'*' if entry['active'] else ' '} {entry['version']:28s} {entry['created_at']:20s} "
+            f"{entry['bytes'] / 1e6:6.1f} MB  data={entry['training_data'] or '-'}  "
+            f"kaggle_auc={'-' if auc is None else f'{auc:.4f}'}"
+        )
+
+
+@models_app.command("show")
+def models_show(
+    version: Annotated[str | None, typer.Argument(help="version or folder (default: the active one)")] = None,
+) -> None:
+    """Print a model's card (JSON)."""
+    import json
+
+    from moderation.registry import read_card
+
+    typer.echo(json.dumps(read_card(version), indent=2, ensure_ascii=False))
+
+
+@models_app.command("promote")
+def models_promote(version: Annotated[str, typer.Argument(help="the version to make active")]) -> None:
+    """Make VERSION the active model (after checking its files against its card)."""
+    from moderation.registry import promote
+
+    previous = promote(version)
+    typer.echo(f"active model is now {version}" + (f" (was {previous})" if previous else ""))
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Make the previously active model active again."""
+    from moderation.registry import rollback
+
+    typer.echo(f"active model is now {rollback()}")
+
+
 class _progress:
     """A rows-scored counter on stderr when it is a terminal; silent in pipes and CI."""
 

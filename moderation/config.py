@@ -91,3 +91,27 @@ TARGET_PRECISION = 0.9
 
 #: Fixed seed for everything random in training and evaluation.
 SEED = 20261125
+
+# --- model: features, explanations, training (moderation.features/classifier/explain/training) ---
+
+#: A label's reasons are listed only when its score reaches this (low scores need no reason).
+REASON_MIN_SCORE = 0.3
+
+#: A word is highlighted as an offending span when its contribution to the head's log-odds
+#: reaches this; chosen on the SemEval-2021 toxic spans *train* split (see bench/).
+SPAN_MIN_CONTRIBUTION = 0.5
+
+#: The shipped default model, its artifact and card file names inside ``models/<version>/``.
+MODEL_ARTIFACT = "model.joblib"
+MODEL_CARD = "model.json"
+ACTIVE_POINTER = "ACTIVE"
+#: The ``models/`` history file that ``rollback`` walks back through.
+ACTIVE_HISTORY = "ACTIVE.history"
+#: Largest default model the project ships (issue 4).
+MAX_SHIPPED_MODEL_BYTES = 50 * 1024**2
+
+#: Grouped folds for model selection and calibration.
+CV_FOLDS = 5
+
+#: Bins of the reliability diagram and of the expected calibration error.
+CALIBRATION_BINS = 10

@@ -1,0 +1,174 @@
+"""Evaluation: how good a model's scores are against labelled comments.
+
+Sits after the classifier and before the registry's promotion gate: ``evaluate_model`` scores a
+labelled frame and returns ROC AUC, average precision, F1 (with precision and recall) at the
+model's threshold, the expected calibration error and the reliability bins behind it.
+``moderation evaluate MODEL DATA`` prints the same figures; training writes them into the card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from moderation import config
+from moderation.errors import InputError, MissingColumnError
+
+__all__ = [
+    "POSITIVE_LABEL_VALUES",
+    "binary_labels",
+    "evaluate_files",
+    "evaluate_model",
+    "evaluate_scores",
+    "expected_calibration_error",
+    "reliability_bins",
+]
+
+#: Text label values read as positive (compared in lower case); numbers above 0.5 are positive.
+POSITIVE_LABEL_VALUES = frozenset(
+    {"1", "true", "yes", "y", "insult", "troll", "offensive", "off", "tin", "toxic", "cag", "oag", "positive"}
+)
+NEGATIVE_LABEL_VALUES = frozenset(
+    {"0", "false", "no", "n", "none", "not", "safe", "nag", "unt", "neither", "negative", "clean"}
+)
+
+
+def binary_labels(values: pd.Series) -> np.ndarray:
+    """0/1 labels from a label column: numbers (> 0.5 is positive), booleans or known words.
+
+    Missing values become NaN (left out of every metric).
+    """
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().sum() == values.notna().sum():
+        return np.where(numeric.isna(), np.nan, (numeric > 0.5).astype(float))
+    words = values.astype("string").str.strip().str.lower()
+    unknown = sorted(set(words.dropna()) - POSITIVE_LABEL_VALUES - NEGATIVE_LABEL_VALUES - {""})
+    if unknown:
+        raise InputError(
+            f"label values {unknown[:5]} are neither positive nor negative",
+            hint="use 0/1, true/false, or one of " + ", ".join(sorted(POSITIVE_LABEL_VALUES)),
+        )
+    out = words.isin(list(POSITIVE_LABEL_VALUES)).astype(float).to_numpy()
+    out[(words.isna() | (words == "")).to_numpy(dtype=bool)] = np.nan
+    return out
+
+
+def reliability_bins(
+    y: np.ndarray, p: np.ndarray, *, bins: int = config.CALIBRATION_BINS, sample_weight: np.ndarray | None = None
+) -> list[dict[str, float]]:
+    """Equal-width bins of predicted probability: count, mean prediction, observed rate."""
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        mask = index == b
+        weight = w[mask].sum()
+        out.append(
+            {
+                "low": b / bins,
+                "high": (b + 1) / bins,
+                "count": int(mask.sum()),
+                "mean_predicted": float((p[mask] * w[mask]).sum() / weight) if weight else None,
+                "observed_rate": float((y[mask] * w[mask]).sum() / weight) if weight else None,
+            }
+        )
+    return out
+
+
+def expected_calibration_error(
+    y: np.ndarray, p: np.ndarray, *, bins: int = config.CALIBRATION_BINS, sample_weight: np.ndarray | None = None
+) -> float:
+    """Weighted mean gap between predicted probability and observed rate over equal-width bins."""
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    total = w.sum()
+    if total == 0:
+        return float("nan")
+    ece = 0.0
+    for row in reliability_bins(y, p, bins=bins, sample_weight=w):
+        if row["mean_predicted"] is None:
+            continue
+        mask = np.minimum((p * bins).astype(int), bins - 1) == int(round(row["low"] * bins))
+        ece += w[mask].sum() / total * abs(row["mean_predicted"] - row["observed_rate"])
+    return float(ece)
+
+
+def evaluate_scores(
+    y: Iterable[float], p: Iterable[float], *, threshold: float, sample_weight: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Every figure for one label: n, positives, auc, ap, precision/recall/f1 at ``threshold``, ece."""
+    y = np.asarray(list(y) if not isinstance(y, np.ndarray) else y, dtype=float)
+    p = np.asarray(list(p) if not isinstance(p, np.ndarray) else p, dtype=float)
+    if y.shape != p.shape:
+        raise ValueError(f"labels and scores differ in length: {len(y)} and {len(p)}")
+    keep = ~np.isnan(y)
+    y, p = y[keep].astype(int), p[keep]
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)[keep]
+    both_classes = len(np.unique(y)) == 2
+    predicted = p >= threshold
+    tp = float(w[predicted & (y == 1)].sum())
+    fp = float(w[predicted & (y == 0)].sum())
+    fn = float(w[~predicted & (y == 1)].sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "n": int(len(y)),
+        "positives": int(y.sum()),
+        "auc": float(roc_auc_score(y, p, sample_weight=w)) if both_classes else None,
+        "ap": float(average_precision_score(y, p, sample_weight=w)) if both_classes else None,
+        "threshold": float(threshold),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "ece": expected_calibration_error(y, p, sample_weight=w) if len(y) else None,
+        "reliability": reliability_bins(y, p, sample_weight=w) if len(y) else [],
+    }
+
+
+def evaluate_model(
+    model: Any, frame: pd.DataFrame, *, label_column: str, label: str = "insult"
+) -> dict[str, Any]:
+    """Score ``frame`` with ``model`` and compare ``label`` scores with ``frame[label_column]``.
+
+    Rows whose label is missing are left out. ``label`` picks the head: ``insult`` or ``troll``.
+    """
+    if label not in config.LABELS:
+        raise InputError(f"unknown label {label!r}", hint="use --label insult or --label troll")
+    if label_column not in frame.columns:
+        raise MissingColumnError(
+            f"no label column {label_column!r}; columns are {', '.join(map(str, frame.columns))}",
+            hint="pass --label-column with the column holding the 0/1 labels",
+        )
+    y = binary_labels(frame[label_column])
+    scored = model.score_frame(frame, explain=False)
+    result = evaluate_scores(y, scored[f"{label}_score"].to_numpy(), threshold=model.thresholds[label])
+    result.update({"label": label, "label_column": label_column, "model_version": model.version})
+    return result
+
+
+def evaluate_files(
+    model_ref: str | Path | None,
+    paths: Iterable[str | Path],
+    *,
+    label_column: str,
+    label: str = "insult",
+    text_column: str | None = None,
+    format: str = "auto",
+) -> dict[str, Any]:
+    """``evaluate_model`` over dump files read with ``read_comments`` (whole input in memory)."""
+    from moderation.ingest import read_comments
+    from moderation.registry import load_model
+
+    model = load_model(model_ref)
+    frames = list(read_comments(paths, format=format, text_column=text_column))
+    frame = pd.concat(frames, ignore_index=True)
+    if label_column not in frame.columns:
+        # Readers keep input columns as they were named; match the label column ignoring case.
+        matches = [c for c in frame.columns if str(c).lower() == label_column.lower()]
+        if matches:
+            label_column = matches[0]
+    return evaluate_model(model, frame, label_column=label_column, label=label)

@@ -1,0 +1,276 @@
+"""Registry: model versions on disk, their cards, and which one is active.
+
+Sits between training (which produces a ``ModerationModel``) and everything that scores
+(``load_model``). Layout::
+
+    models/
+      ACTIVE                 the active version's name (replaced atomically: write, then rename)
+      ACTIVE.history         versions that were active before, newest last (for rollback)
+      <version>/model.joblib the artifact
+      <version>/model.json   the card: sources, licences, labels, metrics, thresholds, and
+                             the sha256 of every other file in the folder
+
+``load_model`` checks every file's sha256 against the card before joblib reads a byte of it,
+so a corrupted or swapped artifact is refused with ``ModelIntegrityError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from moderation import config
+from moderation.errors import ModelError, ModelIntegrityError
+
+__all__ = [
+    "active_version",
+    "list_models",
+    "load_model",
+    "model_dir",
+    "promote",
+    "read_card",
+    "rollback",
+    "save_model",
+]
+
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _models_dir(models_dir: str | Path | None) -> Path:
+    return Path(models_dir) if models_dir is not None else config.MODELS_DIR
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    # Write beside the target and rename over it: readers see the old or the new file, never half.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the pointer is meant to be read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def active_version(*, models_dir: str | Path | None = None) -> str:
+    """The name of the active model version (``models/ACTIVE``)."""
+    root = _models_dir(models_dir)
+    pointer = root / config.ACTIVE_POINTER
+    if not pointer.is_file():
+        raise ModelError(
+            f"no active model: {pointer} does not exist",
+            hint="train one with 'moderation train' or promote one with 'moderation models promote VERSION'",
+        )
+    version = pointer.read_text(encoding="utf-8").strip()
+    if not _VERSION.match(version):
+        raise ModelError(f"{pointer} holds {version!r}, which is not a version name", hint="promote a version again")
+    return version
+
+
+def model_dir(version_or_path: str | Path | None = None, *, models_dir: str | Path | None = None) -> Path:
+    """The folder of a model: the active one, a version under ``models/``, or a path."""
+    root = _models_dir(models_dir)
+    if version_or_path is None:
+        return root / active_version(models_dir=root)
+    candidate = Path(version_or_path)
+    if candidate.is_file() and candidate.name in (config.MODEL_CARD, config.MODEL_ARTIFACT):
+        return candidate.parent
+    if candidate.is_dir() and (candidate / config.MODEL_CARD).is_file():
+        return candidate
+    name = str(version_or_path)
+    if _VERSION.match(name) and (root / name / config.MODEL_CARD).is_file():
+        return root / name
+    known = ", ".join(m["version"] for m in list_models(models_dir=root)) or "none"
+    raise ModelError(
+        f"no model {name!r}",
+        hint=f"give a version under {root} (known: {known}) or the path of a model folder",
+    )
+
+
+def read_card(version_or_path: str | Path | None = None, *, models_dir: str | Path | None = None) -> dict:
+    """The model card (JSON) of a model, without loading the artifact."""
+    folder = model_dir(version_or_path, models_dir=models_dir)
+    try:
+        card = json.loads((folder / config.MODEL_CARD).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelError(
+            f"cannot read the card {folder / config.MODEL_CARD}: {error}",
+            hint="restore the model folder from a backup or train it again",
+        ) from error
+    if not isinstance(card, dict) or not isinstance(card.get("files"), dict):
+        raise ModelIntegrityError(
+            f"the card {folder / config.MODEL_CARD} lists no files with their sha256",
+            hint="a model folder must be written by 'moderation train'; train it again",
+        )
+    return card
+
+
+def _verify(folder: Path, card: dict) -> None:
+    files = card["files"]
+    if config.MODEL_ARTIFACT not in files:
+        raise ModelIntegrityError(
+            f"the card in {folder} does not list {config.MODEL_ARTIFACT}",
+            hint="train the model again; only files the card lists are ever loaded",
+        )
+    for name, expected in files.items():
+        path = folder / name
+        if Path(name).name != name or not path.is_file():
+            raise ModelIntegrityError(
+                f"{path} is listed in the card but missing", hint="restore the model folder or train it again"
+            )
+        wanted = str(expected.get("sha256", "") if isinstance(expected, dict) else expected)
+        actual = _sha256(path)
+        if actual != wanted:
+            raise ModelIntegrityError(
+                f"{path} does not match its card (sha256 {actual[:12]}..., card says {wanted[:12]}...)",
+                hint="the file was changed or corrupted; it was not loaded. Restore it from the release, "
+                "or retrain with 'moderation train'",
+            )
+
+
+def load_model(version_or_path: str | Path | None = None, *, models_dir: str | Path | None = None) -> Any:
+    """Load a ``ModerationModel``: None for the active one, a version name, or a folder path.
+
+    Every file's sha256 is checked against the card before joblib opens the artifact. The
+    card's version and thresholds are the model's (a site may retune thresholds in the card).
+    """
+    import joblib
+
+    folder = model_dir(version_or_path, models_dir=models_dir)
+    card = read_card(folder)
+    _verify(folder, card)
+    model = joblib.load(folder / config.MODEL_ARTIFACT)
+    if not hasattr(model, "score_frame"):
+        raise ModelError(f"{folder} does not hold a moderation model", hint="give the folder of a trained model")
+    model.card = card
+    model.version = str(card.get("version", folder.name))
+    thresholds = card.get("thresholds") or {}
+    model.thresholds = {label: float(thresholds.get(label, config.DEFAULT_THRESHOLDS[label])) for label in config.LABELS}
+    return model
+
+
+def save_model(model: Any, *, models_dir: str | Path | None = None, compress: int = 3) -> Path:
+    """Write ``models/<version>/`` (artifact and card with sha256s); returns the folder.
+
+    The folder is built under a temporary name and renamed into place, so a process killed
+    halfway leaves no half-written version behind.
+    """
+    import joblib
+
+    from moderation.training import card_json
+
+    root = _models_dir(models_dir)
+    version = model.version
+    if not _VERSION.match(version):
+        raise ModelError(f"{version!r} is not a usable version name", hint="use letters, digits, '.', '_' and '-'")
+    final = root / version
+    if final.exists():
+        raise ModelError(f"{final} already exists", hint="versions are immutable; train with another --version")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{version}."))
+    try:
+        card = dict(model.card)
+        model.card = {}  # the card lives in model.json, not twice inside the artifact
+        try:
+            joblib.dump(model, staging / config.MODEL_ARTIFACT, compress=compress)
+        finally:
+            model.card = card
+        artifact = staging / config.MODEL_ARTIFACT
+        card["files"] = {
+            config.MODEL_ARTIFACT: {"sha256": _sha256(artifact), "bytes": artifact.stat().st_size}
+        }
+        model.card = card
+        (staging / config.MODEL_CARD).write_text(card_json(card), encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be read
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def list_models(*, models_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every version under ``models/``, oldest first: version, created_at, active, bytes, metrics."""
+    root = _models_dir(models_dir)
+    try:
+        active = active_version(models_dir=root)
+    except ModelError:
+        active = ""
+    out = []
+    for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
+        card_path = folder / config.MODEL_CARD
+        if not card_path.is_file():
+            continue
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            card = {}
+        metrics = card.get("metrics", {})
+        out.append(
+            {
+                "version": folder.name,
+                "created_at": card.get("created_at", ""),
+                "active": folder.name == active,
+                "bytes": sum(f.get("bytes", 0) for f in card.get("files", {}).values() if isinstance(f, dict)),
+                "training_data": card.get("training_data", {}).get("spec", ""),
+                "kaggle_insults_auc": metrics.get("kaggle_insults_test", {}).get("auc"),
+                "thresholds": card.get("thresholds", {}),
+            }
+        )
+    return sorted(out, key=lambda m: (m["created_at"], m["version"]))
+
+
+def promote(version: str, *, models_dir: str | Path | None = None) -> str:
+    """Make ``version`` the active model (after verifying it loads); returns the previous one."""
+    root = _models_dir(models_dir)
+    folder = model_dir(version, models_dir=root)
+    if folder.parent.resolve() != root.resolve():
+        raise ModelError(
+            f"{folder} is not under {root}", hint="copy the model folder into the models directory first"
+        )
+    load_model(folder)  # refuses a tampered or broken model before it becomes active
+    try:
+        previous = active_version(models_dir=root)
+    except ModelError:
+        previous = ""
+    if previous == folder.name:
+        return previous
+    history = root / config.ACTIVE_HISTORY
+    if previous:
+        lines = history.read_text(encoding="utf-8").splitlines() if history.is_file() else []
+        _write_atomic(history, "\n".join([*lines, previous]) + "\n")
+    _write_atomic(root / config.ACTIVE_POINTER, folder.name + "\n")
+    return previous
+
+
+def rollback(*, models_dir: str | Path | None = None) -> str:
+    """Make the previously active version active again; returns it."""
+    root = _models_dir(models_dir)
+    history = root / config.ACTIVE_HISTORY
+    lines = [line.strip() for line in history.read_text(encoding="utf-8").splitlines()] if history.is_file() else []
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ModelError("there is no earlier active model to roll back to", hint="promote a version instead")
+    previous = lines[-1]
+    model_dir(previous, models_dir=root)
+    load_model(previous, models_dir=root)
+    _write_atomic(root / config.ACTIVE_POINTER, previous + "\n")
+    _write_atomic(history, "".join(f"{line}\n" for line in lines[:-1]))
+    return previous
