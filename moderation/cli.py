@@ -117,6 +117,9 @@ def score(
     resume: Annotated[
         bool, typer.Option("--resume", help="continue an interrupted run of the same command")
     ] = False,
+    chunk_rows: Annotated[
+        int | None, typer.Option("--chunk-rows", help="rows per frame (memory per worker; default 20,000)")
+    ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="local (streaming, the default) or dask (Parquet/CSV partitions)")
     ] = "local",
@@ -158,6 +161,7 @@ def score(
             jobs=jobs,
             include_pingbacks=include_pingbacks,
             resume=resume,
+            chunk_rows=chunk_rows,
             on_progress=advance,
         )
     _print_warnings(summary.warnings)

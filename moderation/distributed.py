@@ -125,7 +125,7 @@ def score_with_dask(
                 "the Dask engine reads one Parquet dataset at a time",
                 hint="pass one Parquet file (its row groups become the partitions)",
             )
-        frame = dd.read_parquet([str(p) for p in paths])
+        frame = dd.read_parquet([str(p) for p in paths], split_row_groups=True)
     else:
         frame = dd.read_csv(
             [str(p) for p in paths], dtype=str, keep_default_na=False, blocksize=None, encoding="utf-8-sig"
