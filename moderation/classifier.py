@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from moderation import config
 from moderation.errors import ModelError
-from moderation.features import ContextSignals, TextFeatures
+from moderation.features import ContextSignals, HashedTextFeatures, TextFeatures
 
 __all__ = ["CalibratedLinearHead", "ModerationModel"]
 
@@ -128,6 +128,11 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
         positive = self._calibrate(self.decision_function(X))
         return np.column_stack([1.0 - positive, positive])
 
+    def calibrated(self, scores: np.ndarray) -> np.ndarray:
+        """Probabilities for raw linear scores (what ``decision_function`` returns)."""
+        check_is_fitted(self, "linear_")
+        return self._calibrate(np.asarray(scores, dtype=np.float64))
+
     def _calibrate(self, scores: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
             positive = 1.0 / (1.0 + np.exp(-scores))
@@ -144,6 +149,11 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
     def coef_(self) -> np.ndarray:
         check_is_fitted(self, "linear_")
         return self.linear_.coef_
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        check_is_fitted(self, "linear_")
+        return self.linear_.intercept_
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -171,7 +181,7 @@ class ModerationModel:
     def __init__(
         self,
         *,
-        text_features: TextFeatures,
+        text_features: HashedTextFeatures | TextFeatures,
         insult_head: CalibratedLinearHead,
         troll_head: CalibratedLinearHead,
         context: ContextSignals | None,
@@ -192,12 +202,45 @@ class ModerationModel:
     def text_matrix(self, texts: list[str]) -> sparse.csr_matrix:
         return self.text_features.transform(texts)
 
-    def troll_matrix(self, X: sparse.csr_matrix, frame: pd.DataFrame, insult: np.ndarray) -> sparse.csr_matrix:
+    def context_matrix(self, frame: pd.DataFrame, insult: np.ndarray) -> np.ndarray | None:
         if self.context is None:
+            return None
+        return self.context.transform(frame.assign(hostility=insult))
+
+    def troll_matrix(self, X: sparse.csr_matrix, frame: pd.DataFrame, insult: np.ndarray) -> sparse.csr_matrix:
+        context = self.context_matrix(frame, insult)
+        if context is None:
             return X
-        context_frame = frame.assign(hostility=insult)
-        context = self.context.transform(context_frame)
         return sparse.hstack([X, sparse.csr_matrix(context)], format="csr", dtype=X.dtype)
+
+    def _text_logits(self, texts: list[str], *, explain: bool = False) -> tuple[np.ndarray, Any]:
+        """Raw linear scores of the text part of both heads (n x 2, intercepts included), and
+        with ``explain`` the per-word contributions from the same pass."""
+        intercept = np.asarray([self.insult_head.intercept_[0], self.troll_head.intercept_[0]])
+        if hasattr(self.text_features, "prepare_linear"):
+            # The fast path: both heads from one pass over the n-grams, no matrix built.
+            result = self.text_features.linear_scores(texts, self.linear_table(), contributions=explain)
+            logits, contributions = result if explain else (result, None)
+            return logits + intercept, contributions
+        n_text = self.text_features.n_output_features_
+        coef = np.vstack([self.insult_head.coef_[0][:n_text], self.troll_head.coef_[0][:n_text]])
+        return np.asarray(self.text_matrix(texts) @ coef.T) + intercept, None
+
+    def linear_table(self) -> Any:
+        """Both heads' text coefficients folded into the hashed columns (built once, cached)."""
+        table = getattr(self, "_linear_table", None)
+        if table is None:
+            n_text = self.text_features.n_output_features_
+            coef = np.vstack([self.insult_head.coef_[0][:n_text], self.troll_head.coef_[0][:n_text]])
+            table = self.text_features.prepare_linear(coef)
+            self._linear_table = table
+        return table
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for cache in ("_linear_table", "_feature_names_cache", "_word_columns_cache"):
+            state.pop(cache, None)  # derived at run time; never part of the artifact
+        return state
 
     # --- scoring -------------------------------------------------------------------------------
 
@@ -216,19 +259,36 @@ class ModerationModel:
             for column in ("flag", "reasons", "model_version"):
                 scored[column] = pd.Series(dtype=object)
             return scored
-        X = self.text_matrix(texts)
-        insult = self.insult_head.predict_proba(X)[:, 1]
-        X_troll = self.troll_matrix(X, frame, insult)
-        troll = self.troll_head.predict_proba(X_troll)[:, 1]
+        # Repeated texts (spam, copy-paste, empty comments) are featurised once.
+        codes, unique_texts = pd.factorize(pd.Series(texts, dtype=object), sort=False)
+        explain = explain and hasattr(self.text_features, "prepare_linear")
+        unique_logits, contributions = self._text_logits(list(unique_texts), explain=explain)
+        logits = unique_logits[codes]
+        insult = self.insult_head.calibrated(logits[:, 0])
+        troll_logit = logits[:, 1]
+        context = self.context_matrix(frame, insult)
+        if context is not None:
+            n_text = self.text_features.n_output_features_
+            troll_logit = troll_logit + context @ self.troll_head.coef_[0][n_text:]
+        troll = self.troll_head.calibrated(troll_logit)
         scored["insult_score"] = insult
         scored["troll_score"] = troll
         scored["flag"] = self.flags(insult, troll)
+        reasons = np.full(len(texts), "", dtype=object)
         if explain:
-            from moderation.explain import reasons_for
+            from moderation.explain import reasons_from_contributions
 
-            scored["reasons"] = reasons_for(self, texts, X, X_troll, insult, troll)
-        else:
-            scored["reasons"] = ""
+            floor = {label: min(config.REASON_MIN_SCORE, self.thresholds[label]) for label in config.LABELS}
+            wanted = np.flatnonzero((insult >= floor["insult"]) | (troll >= floor["troll"]))
+            if len(wanted):
+                reasons[wanted] = reasons_from_contributions(
+                    self,
+                    contributions.select(codes[wanted]),
+                    insult[wanted],
+                    troll[wanted],
+                    None if context is None else context[wanted],
+                )
+        scored["reasons"] = reasons
         scored["model_version"] = self.version
         return scored
 

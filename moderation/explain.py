@@ -1,161 +1,250 @@
 """Explanations: why a comment scored high, as readable terms and as character spans.
 
-Sits beside ``moderation.classifier``: both heads are linear, so a score is a sum of column
-contributions (feature value x weight). Word n-grams read as themselves ("you are"); character
-n-grams are credited to the words that contain them; lexical and context signals get a short
-readable name ("called a troll by replies"). ``reasons_for`` fills the ``reasons`` column;
-``explain_spans`` gives the dashboard the characters to highlight.
+Sits beside ``moderation.classifier``: both heads are linear before calibration, so a score is
+a sum of contributions (feature value x weight). Word n-grams read as themselves ("you are");
+character n-grams are credited to the word they fall in; lexical and context signals get a
+short readable name ("called a troll by replies"). ``reasons_for`` fills the ``reasons``
+column (vectorised over a frame); ``explain_spans`` gives the dashboard the characters of
+the original text to highlight.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from moderation import config
-from moderation.features import CONTEXT_FEATURES, LEXICAL_FEATURES, fold_text
+from moderation.features import (
+    CONTEXT_FEATURES,
+    HASHED_LEXICAL_FEATURES,
+    LEXICAL_FEATURES,
+    Contributions,
+    HashedTextFeatures,
+    fold_texts,
+    word_hashes,
+)
 
 if TYPE_CHECKING:
     from moderation.classifier import ModerationModel
 
-__all__ = ["explain_spans", "reasons_for", "token_contributions"]
+__all__ = ["explain_spans", "reasons_for", "reasons_from_contributions", "token_contributions"]
 
 _READABLE = {
-    "lex__second_person": "second-person targeting",
-    "lex__targeted_insult": "name-calling aimed at someone",
-    "lex__insult_words": "demeaning words",
-    "lex__profanity": "profanity",
-    "lex__caps_ratio": "shouting (caps)",
-    "lex__caps_words": "shouting (caps)",
-    "lex__repeated_punct": "repeated punctuation",
-    "lex__elongation": "elongated words",
-    "lex__exclamations": "exclamation marks",
-    "lex__urls": "links",
-    "lex__emoji": "emoji",
-    "lex__obfuscation": "obfuscated profanity",
-    "lex__length": "length",
-    "ctx__has_context": "",
-    "ctx__reply_depth": "deep in a reply chain",
-    "ctx__is_reply": "",
-    "ctx__hostility_to_parent": "hostile reply",
-    "ctx__parent_hostility": "answers a hostile comment",
-    "ctx__called_troll": "called a troll by replies",
-    "ctx__author_share": "author dominates the thread",
-    "ctx__author_exchanges": "keeps an exchange going",
-    "ctx__repetition": "repeats itself",
-    "ctx__title_distance": "off topic",
+    "second_person": "second-person targeting",
+    "targeted_insult": "name-calling aimed at someone",
+    "insult_words": "demeaning words",
+    "profanity": "profanity",
+    "caps_ratio": "shouting (caps)",
+    "caps_words": "shouting (caps)",
+    "repeated_punct": "repeated punctuation",
+    "elongation": "elongated words",
+    "exclamations": "exclamation marks",
+    "urls": "links",
+    "emoji": "emoji",
+    "obfuscation": "obfuscated profanity",
+    "length": "",
+    "has_context": "",
+    "reply_depth": "deep in a reply chain",
+    "is_reply": "",
+    "hostility_to_parent": "hostile reply",
+    "parent_hostility": "answers a hostile comment",
+    "called_troll": "called a troll by replies",
+    "author_share": "author dominates the thread",
+    "author_exchanges": "keeps an exchange going",
+    "repetition": "repeats itself",
+    "title_distance": "off topic",
 }
-assert all(f"lex__{n}" in _READABLE for n in LEXICAL_FEATURES)
-assert all(f"ctx__{n}" in _READABLE for n in CONTEXT_FEATURES)
+assert all(n in _READABLE for n in (*LEXICAL_FEATURES, *HASHED_LEXICAL_FEATURES, *CONTEXT_FEATURES))
+
+# Words too common to be a reason on their own ("you", "a"); phrases holding them still are.
+_NOT_A_REASON = tuple(
+    "a an the and or but of to in on at for with is are was were be been am i me my we our it its "
+    "this that these those you your he she they them his her their as so if not no do does did "
+    "just all can will would".split()
+)
 
 # A word of the original text, or letters spelled out one by one ("i d i o t", "f.u.c.k").
 _ORIGINAL_TOKEN = re.compile(
-    r"(?<!\w)\w(?:[ .\-_*·]\w(?!\w)){3,}|(?<!\w)\w(?:[.\-_*·]\w(?!\w)){2,}|[\w@$*!|]*\w[\w@$*!|']*"
+    r"(?<!\w)\w(?:[ .\-_*·]\w(?!\w)){3,}|(?<!\w)\w(?:[.\-_*·]\w(?!\w)){2,}|[@$]?\w[\w@$*!|'’]*\w|\w"
 )
-_FOLDED_WORD = re.compile(r"[^\W_][\w']*")
+_KIND_WORD, _KIND_PAIR, _KIND_SIGNAL = 0, 1, 2
 
 
-def _names(model: ModerationModel) -> np.ndarray:
-    names = getattr(model, "_feature_names_cache", None)
-    if names is None:
-        base = model.text_features.get_feature_names_out()
-        context = (
-            model.context.get_feature_names_out() if model.context is not None else np.asarray([], dtype=object)
-        )
-        names = np.concatenate([base, context])
-        model._feature_names_cache = names  # type: ignore[attr-defined]
-    return names
+def _stopword_hashes() -> np.ndarray:
+    cached = getattr(_stopword_hashes, "cache", None)
+    if cached is None:
+        cached = np.unique(word_hashes(_NOT_A_REASON))
+        _stopword_hashes.cache = cached  # type: ignore[attr-defined]
+    return cached
 
 
-def _word_columns(model: ModerationModel):  # type: ignore[no-untyped-def]
-    cache = getattr(model, "_word_columns_cache", None)
-    if cache is None:
-        cache = lru_cache(maxsize=200_000)(model.text_features.token_feature_indices)
-        model._word_columns_cache = cache  # type: ignore[attr-defined]
-    return cache
+def _candidates(
+    contributions, head: int, wanted: np.ndarray, signals: list[tuple[str, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(doc, value, kind, index) of every term that pushed head ``head`` up, for wanted docs."""
+    c = contributions
+    docs, values, kinds, indices = [], [], [], []
+    # Words: the same word twice in a comment is one term (values summed).
+    stop = np.isin(c.word_hash, _stopword_hashes())
+    usable = ~stop & ((c.word_end - c.word_start) > 1) & wanted[c.word_doc]
+    if usable.any():
+        word_index = np.flatnonzero(usable)
+        keys = c.word_doc[word_index].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ c.word_hash[word_index]
+        unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        summed = np.bincount(inverse, weights=c.word_values[word_index, head], minlength=len(unique_keys))
+        docs.append(c.word_doc[word_index[first]])
+        values.append(summed)
+        kinds.append(np.full(len(first), _KIND_WORD))
+        indices.append(word_index[first])
+    if len(c.pair_values):
+        pair_docs = c.word_doc[:-1]
+        ok = wanted[pair_docs] & (c.pair_values[:, head] != 0)
+        docs.append(pair_docs[ok])
+        values.append(c.pair_values[ok, head])
+        kinds.append(np.full(int(ok.sum()), _KIND_PAIR))
+        indices.append(np.flatnonzero(ok))
+    for number, (_, column_values) in enumerate(signals):
+        ok = np.flatnonzero(wanted & (column_values != 0))
+        docs.append(ok)
+        values.append(column_values[ok])
+        kinds.append(np.full(len(ok), _KIND_SIGNAL))
+        indices.append(np.full(len(ok), number))
+    if not docs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(0), empty, empty
+    return (
+        np.concatenate(docs).astype(np.int64),
+        np.concatenate(values),
+        np.concatenate(kinds),
+        np.concatenate(indices).astype(np.int64),
+    )
 
 
-def _row_contributions(row: sparse.csr_matrix, coef: np.ndarray) -> dict[int, float]:
-    return {int(c): float(v) * float(coef[c]) for c, v in zip(row.indices, row.data, strict=True)}
-
-
-def _terms(model: ModerationModel, folded: str, contributions: dict[int, float]) -> list[tuple[str, float]]:
-    """Readable terms with their summed contribution: words, word n-grams and signals."""
-    names = _names(model)
-    word_columns = _word_columns(model)
-    terms: dict[str, float] = {}
-    claimed: set[int] = set()
-    for word in dict.fromkeys(_FOLDED_WORD.findall(folded)):
-        columns = [c for c in word_columns(word) if c in contributions]
-        if columns:
-            terms[word] = sum(contributions[c] for c in columns)
-            claimed.update(columns)
-    for column, value in contributions.items():
-        if column in claimed:
-            continue
-        name = names[column]
-        if name.startswith("word__"):
-            phrase = name[6:]
-            if " " in phrase:
-                terms[phrase] = terms.get(phrase, 0.0) + value
-        elif _READABLE.get(name):
-            readable = _READABLE[name]
-            terms[readable] = terms.get(readable, 0.0) + value
-    return sorted(terms.items(), key=lambda item: (-item[1], item[0]))
+def _top_terms(
+    contributions, head: int, wanted: np.ndarray, signals: list[tuple[str, np.ndarray]], n_docs: int
+) -> list[list[str]]:
+    docs, values, kinds, indices = _candidates(contributions, head, wanted, signals)
+    positive = values > 0
+    docs, values, kinds, indices = docs[positive], values[positive], kinds[positive], indices[positive]
+    order = np.lexsort((-values, docs))
+    docs, kinds, indices = docs[order], kinds[order], indices[order]
+    group_start = np.r_[0, np.flatnonzero(np.diff(docs)) + 1]
+    rank = np.arange(len(docs)) - np.repeat(group_start, np.diff(np.r_[group_start, len(docs)]))
+    keep = rank < config.REASON_TERMS
+    c = contributions
+    terms: list[list[str]] = [[] for _ in range(n_docs)]
+    for doc, kind, index in zip(docs[keep].tolist(), kinds[keep].tolist(), indices[keep].tolist(), strict=True):
+        if kind == _KIND_WORD:
+            term = c.folded[c.word_start[index] : c.word_end[index]]
+        elif kind == _KIND_PAIR:
+            term = (
+                c.folded[c.word_start[index] : c.word_end[index]]
+                + " "
+                + c.folded[c.word_start[index + 1] : c.word_end[index + 1]]
+            )
+        else:
+            term = signals[index][0]
+        if term not in terms[doc]:
+            terms[doc].append(term)
+    return terms
 
 
 def reasons_for(
     model: ModerationModel,
     texts: Sequence[str],
-    X: sparse.csr_matrix,
-    X_troll: sparse.csr_matrix,
     insult: np.ndarray,
     troll: np.ndarray,
+    context: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The ``reasons`` column: "insult: idiot, you are | troll: called a troll by replies".
+    """The ``reasons`` of the rows ``texts``, given their scores and context signals.
 
-    Only labels scoring at least ``config.REASON_MIN_SCORE`` get reasons (a low score has no
-    reason worth a moderator's time); each lists up to ``config.REASON_TERMS`` terms that
-    pushed the score up.
+    Reads like "insult: idiot, you are | troll: called a troll by replies". A label gets
+    reasons when its score reaches ``config.REASON_MIN_SCORE`` or the model's threshold,
+    whichever is lower (a low score has no reason worth a moderator's time); each lists up
+    to ``config.REASON_TERMS`` terms that pushed it up.
     """
-    reasons = np.full(len(texts), "", dtype=object)
-    heads = (("insult", model.insult_head, X, insult), ("troll", model.troll_head, X_troll, troll))
-    wanted = (insult >= config.REASON_MIN_SCORE) | (troll >= config.REASON_MIN_SCORE)
-    for i in np.flatnonzero(wanted):
-        folded = fold_text(texts[i])
-        parts = []
-        for label, head, matrix, scores in heads:
-            if scores[i] < config.REASON_MIN_SCORE:
-                continue
-            contributions = _row_contributions(matrix[i], head.coef_[0])
-            terms = [t for t, v in _terms(model, folded, contributions) if v > 0][: config.REASON_TERMS]
-            if terms:
-                parts.append(f"{label}: " + ", ".join(terms))
-        reasons[i] = " | ".join(parts)
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    if not isinstance(model.text_features, HashedTextFeatures):
+        raise TypeError("reasons need a model built on HashedTextFeatures; retrain it with 'moderation train'")
+    contributions = model.text_features.contributions(texts, model.linear_table())
+    return reasons_from_contributions(model, contributions, insult, troll, context)
+
+
+def reasons_from_contributions(
+    model: ModerationModel,
+    contributions: Contributions,
+    insult: np.ndarray,
+    troll: np.ndarray,
+    context: np.ndarray | None = None,
+) -> np.ndarray:
+    """``reasons_for`` on contributions already computed while scoring (no second pass)."""
+    n = len(insult)
+    reasons = np.full(n, "", dtype=object)
+    if n == 0:
+        return reasons
+    n_text = model.text_features.n_output_features_
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for head, (label, scores) in enumerate((("insult", insult), ("troll", troll))):
+        wanted = np.asarray(scores) >= min(config.REASON_MIN_SCORE, model.thresholds[label])
+        if not wanted.any():
+            continue
+        signals: dict[str, np.ndarray] = {}
+        for j, name in enumerate(HASHED_LEXICAL_FEATURES):
+            readable = _READABLE[name]
+            if readable:
+                signals[readable] = signals.get(readable, 0.0) + contributions.lexical_values[:, j, head]
+        if head == 1 and context is not None and model.context is not None:
+            coef = model.troll_head.coef_[0][n_text:]
+            for j, name in enumerate(CONTEXT_FEATURES):
+                readable = _READABLE[name]
+                if readable:
+                    signals[readable] = signals.get(readable, 0.0) + context[:, j] * coef[j]
+        terms = _top_terms(contributions, head, wanted, list(signals.items()), n)
+        for i in np.flatnonzero(wanted):
+            if terms[i]:
+                parts[i].append(f"{label}: " + ", ".join(terms[i]))
+    for i in range(n):
+        if parts[i]:
+            reasons[i] = " | ".join(parts[i])
     return reasons
 
 
 def token_contributions(
-    model: ModerationModel, text: str, *, label: str = "insult"
-) -> list[tuple[int, int, float]]:
-    """(start, end, contribution) for every word of ``text`` under the text-only part of a head."""
-    head = model.insult_head if label == "insult" else model.troll_head
-    coef = head.coef_[0]
-    row = model.text_features.transform([text])
-    contributions = _row_contributions(row, coef)
-    word_columns = _word_columns(model)
-    out = []
-    for match in _ORIGINAL_TOKEN.finditer(text):
-        folded = fold_text(match.group(0))
-        total = 0.0
-        for word in _FOLDED_WORD.findall(folded):
-            total += sum(contributions.get(c, 0.0) for c in word_columns(word))
-        out.append((match.start(), match.end(), total))
+    model: ModerationModel, texts: Sequence[str], *, label: str = "insult"
+) -> list[list[tuple[int, int, float]]]:
+    """(start, end, contribution) for every word of each text, under the text part of a head.
+
+    Offsets index each text as given. A word's contribution is what its folded form adds to
+    the head's log-odds in that comment (its unigram and the character n-grams inside it).
+    """
+    if label not in config.LABELS:
+        raise ValueError(f"label must be one of {config.LABELS}, not {label!r}")
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    head = config.LABELS.index(label)
+    contributions = model.text_features.contributions(texts, model.linear_table())
+    c = contributions
+    # What each folded word adds in its comment (the largest, when it occurs twice).
+    per_doc: list[dict[str, float]] = [{} for _ in texts]
+    for doc, start, end, value in zip(
+        c.word_doc.tolist(), c.word_start.tolist(), c.word_end.tolist(), c.word_values[:, head].tolist(), strict=True
+    ):
+        word = c.folded[start:end]
+        per_doc[doc][word] = max(value, per_doc[doc].get(word, value))
+    matches = [list(_ORIGINAL_TOKEN.finditer(text)) for text in texts]
+    folded_tokens = fold_texts([m.group(0) for found in matches for m in found])
+    out: list[list[tuple[int, int, float]]] = []
+    position = 0
+    for doc, found in enumerate(matches):
+        spans = []
+        for match in found:
+            words = re.findall(r"[^\W_][\w'’]*", folded_tokens[position])
+            position += 1
+            value = sum(per_doc[doc].get(w, 0.0) for w in words)
+            spans.append((match.start(), match.end(), value))
+        out.append(spans)
     return out
 
 
@@ -166,19 +255,14 @@ def explain_spans(
     label: str = "insult",
     min_contribution: float | None = None,
 ) -> list[list[tuple[int, int, str]]]:
-    """Character spans to highlight in each text: (start, end, label), start inclusive.
+    """Character spans to highlight in each text: (start, end, label), end exclusive.
 
     A word is highlighted when its contribution to the ``label`` head reaches
     ``min_contribution`` (default ``config.SPAN_MIN_CONTRIBUTION``). Offsets index the text
     exactly as given, so they survive obfuscation ("id10t" is one span).
     """
-    if label not in config.LABELS:
-        raise ValueError(f"label must be one of {config.LABELS}, not {label!r}")
     floor = config.SPAN_MIN_CONTRIBUTION if min_contribution is None else min_contribution
-    spans: list[list[tuple[int, int, str]]] = []
-    for text in texts:
-        text = text if isinstance(text, str) else ""
-        spans.append(
-            [(start, end, label) for start, end, value in token_contributions(model, text, label=label) if value >= floor]
-        )
-    return spans
+    return [
+        [(start, end, label) for start, end, value in spans if value >= floor]
+        for spans in token_contributions(model, texts, label=label)
+    ]

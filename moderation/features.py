@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,9 @@ from moderation.lexicon import (
 __all__ = [
     "CONTEXT_FEATURES",
     "LEXICAL_FEATURES",
+    "HASHED_LEXICAL_FEATURES",
     "ContextSignals",
+    "HashedTextFeatures",
     "LexicalSignals",
     "TextFeatures",
     "fold_text",
@@ -46,16 +49,17 @@ __all__ = [
 # --- obfuscation folding ---------------------------------------------------------------------
 
 # Look-alike letters from other scripts that NFKC leaves alone (Cyrillic, Greek, IPA, symbols).
-_HOMOGLYPHS = str.maketrans(
-    {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
-        "ѕ": "s", "к": "k", "м": "m", "т": "t", "в": "b", "н": "h", "ԁ": "d", "ɡ": "g", "ı": "i",
-        "ӏ": "l", "ո": "n", "ս": "u", "ք": "q", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k",
-        "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "η": "n",
-        "ɑ": "a", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ł": "l",
-        "€": "e", "£": "l", "¢": "c", "¡": "i",
-    }
-)  # fmt: skip
+_HOMOGLYPH_MAP = {
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
+    "ѕ": "s", "к": "k", "м": "m", "т": "t", "в": "b", "н": "h", "ԁ": "d", "ɡ": "g", "ı": "i",
+    "ӏ": "l", "ո": "n", "ս": "u", "ք": "q", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k",
+    "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "η": "n",
+    "ɑ": "a", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ł": "l",
+    "€": "e", "£": "l", "¢": "c", "¡": "i",
+}  # fmt: skip
+# A regex with a callback is far faster than str.translate with a dict on long strings, and
+# homoglyphs are rare, so the callback runs seldom.
+_HOMOGLYPH = re.compile("[" + "".join(_HOMOGLYPH_MAP) + "]")
 
 # Characters that hide inside words without being seen (normalize_text removes most already;
 # folding must hold on text that did not come through a reader too).
@@ -63,15 +67,22 @@ _INVISIBLE = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u2060-\u2064\ufeff\u20
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WHITESPACE = re.compile(r"\s+")
 _ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
-_LEET_CHARS = "".join(re.escape(c) for c in LEET_MAP) + r"\*"
-# A word that mixes letters with leet or mask characters: "id10t", "sh!t", "f*ck", "@ss".
-_HAS_LEET = re.compile(rf"[a-z][{_LEET_CHARS}]|[{_LEET_CHARS}][a-z]")
-_TOKEN = re.compile(rf"[a-z0-9{_LEET_CHARS}#%]+")
-_NUMBERISH = re.compile(r"^\d+(?:st|nd|rd|th|s|k|m|km|kg|am|pm|x|yo|g|mm|cm|h|d|p)?$")
+_SYMBOLS = "@$!|+*#%"
+# Words obfuscated with symbols inside ("sh!t", "f*ck", "a**hole", "b|tch"), with a leading
+# "$" or "@" ("$hit", "@ss"), or mixing digits into letters ("id10t", "b1tch"). Trailing "!"
+# ("idiot!") and mentions/hashtags ("@user", "#maga") are not obfuscation.
+_OBFUSCATED = re.compile(
+    r"(?<![\w@$!|+*#%])[a-z0-9]+(?:[@$!|+*#%]+[a-z0-9]+)+"
+    r"|(?<![\w@$])[$@](?:ss|hit|sshole)[a-z]*"
+    r"|\b(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]+\b"
+)
+_NUMBERISH = re.compile(r"^\d+(?:st|nd|rd|th|s|k|m|km|kg|am|pm|x|yo|g|mm|cm|h|d|p|v|gb|mb|hz|ft|lb|lbs)?$")
 _LEET_TABLE = str.maketrans(LEET_MAP)
 # Letters spelled out one by one: "i d i o t", "i.d.i.o.t", "f-u-c-k", "s_t_u_p_i_d".
-_SPACED = re.compile(r"(?<![a-z0-9])[a-z](?:(?:[ ]|[ ]?[.\-_*·][ ]?)[a-z](?![a-z0-9])){3,}")
-_SPACED_PUNCT = re.compile(r"(?<![a-z0-9])[a-z](?:[.\-_*·][a-z](?![a-z0-9])){2,}")
+_SPACED = re.compile(
+    r"(?<![a-z0-9])[a-z](?:[.\-_*·][a-z](?![a-z0-9])){2,}"
+    r"|(?<![a-z0-9])[a-z](?:(?:[ ]|[ ]?[.\-_*·][ ]?)[a-z](?![a-z0-9])){3,}"
+)
 _MASKABLE = sorted(PROFANITY | INSULT_WORDS, key=len)
 
 
@@ -86,21 +97,150 @@ def _unmask(core: str) -> str:
 
 def _fold_token(match: re.Match) -> str:
     token = match.group(0)
-    if not any("a" <= c <= "z" for c in token) or _NUMBERISH.match(token):
+    if _NUMBERISH.match(token) or not any("a" <= c <= "z" for c in token):
         return token
-    # Trailing "!" and "$" are punctuation ("idiot!!!"), not leet.
-    stripped = token.rstrip("!$|*+")
-    tail = token[len(stripped) :]
-    lead = ""
-    if stripped.startswith("@") and not stripped.startswith("@ss"):
-        lead, stripped = "@", stripped[1:]  # @mentions stay mentions
-    if any(c in "*#%" for c in stripped):
-        stripped = _unmask(stripped)
-    return lead + stripped.translate(_LEET_TABLE) + tail
+    if any(c in "*#%" for c in token):
+        token = _unmask(token)
+    return token.translate(_LEET_TABLE)
 
 
 def _join_spaced(match: re.Match) -> str:
     return re.sub(r"[^a-z]", "", match.group(0))
+
+
+def _homoglyph(match: re.Match) -> str:
+    return _HOMOGLYPH_MAP[match.group(0)]
+
+
+def _fold_unicode(text: str) -> str:
+    # Fullwidth and styled letters become plain (NFKC); accents and invisible characters go.
+    text = unicodedata.normalize("NFKD", text)
+    text = _COMBINING.sub("", _INVISIBLE.sub("", text))
+    return unicodedata.normalize("NFKC", text)
+
+
+# Unicode whitespace that becomes a plain space, and the letters whose long runs are cut.
+_SPACE_CODES = np.asarray(
+    [9, 10, 11, 12, 13, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029,
+     0x202F, 0x205F, 0x3000],
+    dtype=np.uint32,
+)  # fmt: skip
+_LETTER_TABLE = np.asarray([chr(c).isalpha() for c in range(0x10000)], dtype=bool)
+_WORD_TABLE = np.asarray([chr(c).isalnum() or c in (0x27, 0x2019) for c in range(0x10000)], dtype=bool)
+
+
+# One class table for the code points (bit flags), so each array pass does one gather.
+_C_SPACE, _C_LOWER, _C_DIGIT, _C_INNER, _C_SEP, _C_LETTER = 1, 2, 4, 8, 16, 32
+_CLASSES = np.zeros(0x10001, dtype=np.uint8)  # the last entry stands for every non-BMP character
+_CLASSES[_SPACE_CODES] |= _C_SPACE
+_CLASSES[32] |= _C_SPACE
+_CLASSES[ord("a") : ord("z") + 1] |= _C_LOWER
+_CLASSES[ord("0") : ord("9") + 1] |= _C_DIGIT
+_CLASSES[[ord(c) for c in "@$!|+*#%"]] |= _C_INNER  # obfuscation between letters: "sh!t", "b|tch"
+_CLASSES[[ord(c) for c in " .-_*·"]] |= _C_SEP  # letters spelled out: "i.d.i.o.t", "f-u-c-k"
+_CLASSES[:0x10000][_LETTER_TABLE] |= _C_LETTER
+_CLASSES[0x10000] = _C_LETTER  # emoji runs count as elongation too
+
+
+def _classes(codes: np.ndarray) -> np.ndarray:
+    return _CLASSES[np.minimum(codes, 0x10000)]
+
+
+def _shift(mask: np.ndarray, by: int) -> np.ndarray:
+    """``mask`` moved so that out[i] = mask[i + by] (False past the ends)."""
+    out = np.zeros_like(mask)
+    if by > 0:
+        out[:-by] = mask[by:]
+    elif by < 0:
+        out[-by:] = mask[:by]
+    else:
+        out[:] = mask
+    return out
+
+
+def _needs_regex(codes: np.ndarray) -> np.ndarray:
+    """Positions where obfuscation may start: most comments have none and skip the regexes."""
+    classes = _classes(codes)
+    lower = (classes & _C_LOWER).astype(bool)
+    digit = (classes & _C_DIGIT).astype(bool)
+    inner = (classes & _C_INNER).astype(bool)
+    sep = (classes & _C_SEP).astype(bool)
+    wordish = lower | digit
+    # A symbol or digit inside a word: letter on one side, word character on the other.
+    masked = (inner | digit) & (
+        (_shift(lower, -1) & _shift(wordish | inner, 1)) | (_shift(lower, 1) & _shift(wordish, -1))
+    )
+    dollar = codes == ord("$")
+    at_ss = (codes == ord("@")) & (_shift(codes == ord("s"), 1)) & (_shift(codes == ord("s"), 2))
+    leading = (dollar | at_ss) & _shift(lower, 1) & ~_shift(wordish, -1)
+    # Single letters separated by spaces or dots, three in a row.
+    alone = lower & ~_shift(wordish, -1) & ~_shift(wordish, 1)
+    spelled = alone & _shift(sep, 1) & _shift(alone, 2) & _shift(sep, 3) & _shift(alone, 4)
+    return masked | leading | spelled
+
+
+def _fold_strings(texts: list[str]) -> str:
+    """The string stage of folding, on all texts joined by NUL (one C pass per step)."""
+    if any(not t.isascii() for t in texts):
+        texts = list(texts)
+        wide = [i for i, t in enumerate(texts) if not t.isascii()]
+        folded = _HOMOGLYPH.sub(_homoglyph, _fold_unicode("\x00".join(texts[i] for i in wide)).lower())
+        for i, text in zip(wide, folded.split("\x00"), strict=True):
+            texts[i] = text
+    joined = "\x00".join(texts).lower()
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    flagged_positions = np.flatnonzero(_needs_regex(codes))
+    if len(flagged_positions) == 0:
+        return joined
+    starts = np.r_[0, np.flatnonzero(codes == 0) + 1]
+    flagged = np.unique(np.searchsorted(starts, flagged_positions, side="right") - 1)
+    lowered = joined.split("\x00")
+    subset = "\x00".join(lowered[i] for i in flagged)
+    subset = _SPACED.sub(_join_spaced, _OBFUSCATED.sub(_fold_token, subset))
+    for i, text in zip(flagged, subset.split("\x00"), strict=True):
+        lowered[i] = text
+    return "\x00".join(lowered)
+
+
+def fold_codepoints(texts: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Folded texts as one array of code points, texts separated by 0, and each text's start.
+
+    The array stage does what regular expressions do slowly on long strings: whitespace
+    becomes one space, runs of three or more of one letter become one ("stuuupid"), and the
+    spaces at the ends of every text go.
+    """
+    cleaned = [t.replace("\x00", "") if "\x00" in t else t for t in (_as_str(t) for t in texts)]
+    if not cleaned:
+        return np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64)
+    codes = np.frombuffer(_fold_strings(cleaned).encode("utf-32-le"), dtype=np.uint32).copy()
+    classes = _classes(codes)
+    codes[(classes & _C_SPACE).astype(bool)] = 32
+    # Elongation: inside a run of >= 3 equal letters keep only the first.
+    if len(codes) > 2:
+        same = np.r_[False, codes[1:] == codes[:-1]]
+        long_run = same & (_shift(same, 1) | _shift(same, -1))
+        codes = codes[~(long_run & (classes & _C_LETTER).astype(bool))]
+    # Whitespace: no space after a space or a separator, none before a separator or the end.
+    space = codes == 32
+    boundary = space | (codes == 0)
+    previous = np.r_[True, boundary[:-1]]
+    following = np.r_[codes[1:] == 0, True]
+    codes = codes[~(space & (previous | following))]
+    starts = np.r_[0, np.flatnonzero(codes == 0) + 1].astype(np.int64)
+    return codes, starts
+
+
+def fold_texts(texts: Iterable[object]) -> list[str]:
+    """``fold_text`` over many texts at once; missing values become the empty string.
+
+    All texts go through every step together (joined by NUL, which no step crosses), so the
+    work runs in C and numpy rather than once per comment in Python.
+    """
+    texts = list(texts)
+    if not texts:
+        return []
+    codes, _ = fold_codepoints(texts)
+    return codes.tobytes().decode("utf-32-le").split("\x00")
 
 
 def fold_text(text: str) -> str:
@@ -110,29 +250,14 @@ def fold_text(text: str) -> str:
     combining marks dropped, homoglyphs mapped to Latin, zero-width characters removed,
     letters spelled out one by one joined ("i d i o t" -> "idiot"), masked profanity filled in
     ("f*ck" -> "fuck"), leetspeak read inside words ("id10t" -> "idiot"), runs of three or
-    more of one letter cut to one ("stuuupid" -> "stupid"), and whitespace collapsed. NFC and NFD inputs fold to
-    the same string.
+    more of one letter cut to one ("stuuupid" -> "stupid"), and whitespace collapsed. NFC and
+    NFD inputs fold to the same string.
     """
-    if not text:
-        return ""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = _COMBINING.sub("", _INVISIBLE.sub("", text))
-        text = unicodedata.normalize("NFKC", text)
-    text = text.lower()
-    if not text.isascii():
-        text = text.translate(_HOMOGLYPHS)
-    if _HAS_LEET.search(text):
-        text = _TOKEN.sub(_fold_token, text)
-    text = _SPACED_PUNCT.sub(_join_spaced, text)
-    text = _SPACED.sub(_join_spaced, text)
-    text = _ELONGATION.sub(r"\1", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    return fold_texts([text])[0] if text else ""
 
 
-def fold_texts(texts: Iterable[object]) -> list[str]:
-    """``fold_text`` over many texts; missing values become the empty string."""
-    return [fold_text(t) if isinstance(t, str) else "" for t in texts]
+def _as_str(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 # --- lexical signals ---------------------------------------------------------------------------
@@ -339,10 +464,509 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         )
         return np.asarray(sorted(columns), dtype=np.int64)
 
-    def word_ngram_columns(self) -> dict[str, int]:
-        """Word n-gram text to column, for phrase-level reasons ("you are")."""
+    def phrase_columns(self, words: list[str]) -> list[tuple[str, int]]:
+        """(phrase, column) of the word bigrams of ``words`` that are in the vocabulary."""
         check_is_fitted(self, "word_")
-        return self.word_.vocabulary_
+        vocabulary = self.word_.vocabulary_
+        pairs = (f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        return [(p, vocabulary[p]) for p in pairs if p in vocabulary]
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+# --- hashed n-grams: the fast featuriser ----------------------------------------------------------
+
+_PRIME = np.uint64(0x100000001B3)
+_PRIME_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
+_MIX_A = np.uint64(0xFF51AFD7ED558CCD)
+_MIX_B = np.uint64(0xC4CEB9FE1A85EC53)
+_SHIFT_33 = np.uint64(33)
+_WORD_CODE_TABLE = np.r_[_WORD_TABLE, True]  # beyond the BMP (emoji) counts as a word character
+_SALT_WORD = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0x7F4A7C159E3779B9), np.uint64(0x94D049BB133111EB))
+_SALT_CHAR = np.uint64(0xBF58476D1CE4E5B9)
+_NUMERIC_PUNCT = np.zeros(0x10001, dtype=bool)
+_NUMERIC_PUNCT[[ord("!"), ord("?")]] = True
+_UPPER_TABLE = np.r_[np.asarray([chr(c).isupper() for c in range(0x10000)], dtype=bool), False]
+_ALPHA_TABLE = np.r_[_LETTER_TABLE, False]
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    # murmur3's 64-bit finaliser: spreads every input bit over the bucket bits.
+    h = h ^ (h >> _SHIFT_33)
+    h = h * _MIX_A
+    h = h ^ (h >> _SHIFT_33)
+    h = h * _MIX_B
+    return h ^ (h >> _SHIFT_33)
+
+
+def _powers(base: np.uint64, length: int) -> np.ndarray:
+    out = np.full(length, base, dtype=np.uint64)
+    out[0] = 1
+    return np.cumprod(out, dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Where the words and n-grams of a batch of folded texts are (one array for the batch)."""
+
+    padded: np.ndarray  # code points, each text as " text " followed by 0
+    doc_of_position: np.ndarray  # text index of each position of ``padded``
+    word_start: np.ndarray  # positions in ``padded``
+    word_end: np.ndarray
+    word_doc: np.ndarray
+    word_hash: np.ndarray  # uint64 hash of each word's characters
+    n_docs: int
+
+
+def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
+    """Pad every folded text with a space at each end and find its words, all vectorised."""
+    n_docs = len(starts)
+    separator = codes == 0
+    before = np.cumsum(separator) - separator  # separators strictly before each position
+    target = np.arange(len(codes)) + 2 * before + 1 + separator
+    padded = np.full(len(codes) + 2 * n_docs, 32, dtype=np.uint32)
+    padded[target] = codes
+    doc_of_position = np.cumsum(padded == 0) - (padded == 0)
+    is_word = _WORD_CODE_TABLE[np.minimum(padded, 0x10000)]
+    is_word[padded == 0] = False
+    edges = np.diff(np.r_[False, is_word, False].astype(np.int8))
+    word_start = np.flatnonzero(edges == 1)
+    word_end = np.flatnonzero(edges == -1)
+    # Polynomial hash of every word from prefix sums: (H[end] - H[start]) * P^-start.
+    powers = _powers(_PRIME, len(padded) + 1)
+    inverse = _powers(_PRIME_INVERSE, len(padded) + 1)
+    prefix = np.zeros(len(padded) + 1, dtype=np.uint64)
+    np.cumsum(padded.astype(np.uint64) * powers[:-1], out=prefix[1:])
+    word_hash = (prefix[word_end] - prefix[word_start]) * inverse[word_start]
+    return Tokens(padded, doc_of_position, word_start, word_end, doc_of_position[word_start], word_hash, n_docs)
+
+
+def word_hashes(words: Iterable[str]) -> np.ndarray:
+    """The hash ``tokenize`` gives each of ``words`` (already folded, one word each)."""
+    words = list(words)
+    codes = np.frombuffer("\x00".join(words).encode("utf-32-le"), dtype=np.uint32)
+    tokens = tokenize(codes, np.r_[0, np.flatnonzero(codes == 0) + 1])
+    return tokens.word_hash
+
+
+def ngram_streams(
+    tokens: Tokens, *, word_ngram_range: tuple[int, int], char_ngram_range: tuple[int, int], bits: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(block, doc, column) arrays, one triple per n-gram order: words (block 0), chars (block 1).
+
+    Each stream is in document order. Windows that would cross from one text into the next
+    get column ``2**bits`` (one past the hashed columns), which every table keeps at zero:
+    cheaper than cutting them out of the arrays.
+    """
+    shift = np.uint64(64 - bits)
+    outside = np.int64(1 << bits)
+    word_hash, word_doc = tokens.word_hash, tokens.word_doc
+    low, high = word_ngram_range
+    for n in range(low, high + 1):
+        count = len(word_hash) - n + 1
+        if count <= 0:
+            continue
+        h = word_hash[:count] ^ _SALT_WORD[n - 1]
+        for k in range(1, n):
+            h = h * _PRIME + word_hash[k : k + count]
+        columns = (_mix(h) >> shift).astype(np.int64)
+        if n > 1:
+            columns[word_doc[n - 1 : n - 1 + count] != word_doc[:count]] = outside
+        yield 0, word_doc[:count], columns
+    padded = tokens.padded.astype(np.uint64)
+    zeros = np.r_[0, np.cumsum(tokens.padded == 0)]
+    low, high = char_ngram_range
+    for n in range(low, high + 1):
+        count = len(padded) - n + 1
+        if count <= 0:
+            continue
+        h = np.full(count, _SALT_CHAR + np.uint64(n), dtype=np.uint64)
+        for k in range(n):
+            h = h * _PRIME + padded[k : k + count]
+        columns = (_mix(h) >> shift).astype(np.int64)
+        columns[zeros[n : n + count] != zeros[:count]] = outside  # a separator inside the window
+        yield 1, tokens.doc_of_position[:count], columns
+
+
+def ngram_occurrences(
+    tokens: Tokens, *, word_ngram_range: tuple[int, int], char_ngram_range: tuple[int, int], bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(doc, column, block) of every word n-gram (block 0) and character n-gram (block 1)."""
+    docs, columns, blocks = [], [], []
+    for block, stream_docs, stream_columns in ngram_streams(
+        tokens, word_ngram_range=word_ngram_range, char_ngram_range=char_ngram_range, bits=bits
+    ):
+        inside = stream_columns < (1 << bits)
+        docs.append(stream_docs[inside])
+        columns.append(stream_columns[inside])
+        blocks.append(np.full(int(inside.sum()), block, dtype=np.int8))
+    if not docs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.int8)
+    return np.concatenate(docs), np.concatenate(columns), np.concatenate(blocks)
+
+
+_YOU_WORDS = ("you", "you're", "youre", "yourself", "ur", "u", "ya", "your", "yall", "y'all", "thou")
+_URL_WORDS = ("http", "https", "www")
+
+
+class _LexiconHashes:
+    """Hashes of the lexicon words, computed once (they depend only on the hash function)."""
+
+    _cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def of(cls, name: str, words: Iterable[str]) -> np.ndarray:
+        if name not in cls._cache:
+            cls._cache[name] = np.unique(word_hashes(sorted(words)))
+        return cls._cache[name]
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    # Binary search in the small sorted set: unlike np.isin it never sorts ``values``.
+    index = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[index] == values
+
+
+#: Names of the lexical signals of ``HashedTextFeatures``, in column order.
+HASHED_LEXICAL_FEATURES = (
+    "second_person",
+    "targeted_insult",
+    "insult_words",
+    "profanity",
+    "caps_ratio",
+    "repeated_punct",
+    "elongation",
+    "exclamations",
+    "urls",
+    "emoji",
+    "length",
+)
+
+
+def lexical_matrix(texts: list[str], tokens: Tokens) -> np.ndarray:
+    """The lexical signals of every text, vectorised over the batch (see ``HASHED_LEXICAL_FEATURES``)."""
+    n = tokens.n_docs
+    out = np.zeros((n, len(HASHED_LEXICAL_FEATURES)), dtype=np.float64)
+    if n == 0:
+        return out
+    you = _member(tokens.word_hash, _LexiconHashes.of("you", _YOU_WORDS))
+    insult = _member(tokens.word_hash, _LexiconHashes.of("insult", INSULT_WORDS))
+    profane = _member(tokens.word_hash, _LexiconHashes.of("profanity", PROFANITY))
+    url = _member(tokens.word_hash, _LexiconHashes.of("url", _URL_WORDS))
+    # Name-calling aimed at someone: a demeaning word within three words after "you"/"your".
+    aimed = np.zeros(len(you), dtype=bool)
+    for back in (1, 2, 3):
+        if len(you) > back:
+            aimed[back:] |= you[:-back] & (tokens.word_doc[:-back] == tokens.word_doc[back:])
+    aimed &= insult | profane
+    counts = np.zeros((n, 5))
+    for column, mask in enumerate((you, aimed, insult, profane, url)):
+        counts[:, column] = np.bincount(tokens.word_doc[mask], minlength=n)
+    n_words = np.bincount(tokens.word_doc, minlength=n)
+    out[:, 0:4] = np.log1p(counts[:, 0:4])
+    out[:, 8] = np.log1p(counts[:, 4])
+    out[:, 10] = np.log1p(n_words) / 5.0
+
+    padded = tokens.padded
+    docs = tokens.doc_of_position
+    bang = padded == ord("!")
+    punct = _NUMERIC_PUNCT[np.minimum(padded, 0x10000)]
+    run_start = punct & ~np.r_[False, punct[:-1]] & np.r_[punct[1:], False]
+    out[:, 5] = np.log1p(np.bincount(docs[run_start], minlength=n))
+    out[:, 7] = np.log1p(np.bincount(docs[bang], minlength=n))
+    emoji = ((padded >= 0x1F300) & (padded <= 0x1FAFF)) | ((padded >= 0x2600) & (padded <= 0x27BF))
+    out[:, 9] = np.log1p(np.bincount(docs[emoji], minlength=n))
+
+    # Caps and elongation are read on the original text: folding lower-cased and shortened it.
+    original = np.frombuffer("\x00".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    original_docs = np.cumsum(original == 0) - (original == 0)
+    index = np.minimum(original, 0x10000)
+    letters = _ALPHA_TABLE[index]
+    upper = _UPPER_TABLE[index]
+    n_letters = np.bincount(original_docs[letters], minlength=n)
+    n_upper = np.bincount(original_docs[upper], minlength=n)
+    out[:, 4] = np.where(n_letters >= 8, n_upper / np.maximum(n_letters, 1), 0.0)
+    if len(original) > 2:
+        triple = letters[2:] & (original[2:] == original[1:-1]) & (original[1:-1] == original[:-2])
+        triple_start = triple & ~np.r_[False, triple[:-1]]
+        out[:, 6] = np.log1p(np.bincount(original_docs[2:][triple_start], minlength=n))
+    return out
+
+
+@dataclass(frozen=True)
+class LinearTable:
+    """Linear heads folded into the hashed column space, ready for ``linear_scores``."""
+
+    table: np.ndarray  # (1 + k) x n_hashed: idf^2, then idf * coef for each head
+    lexical: np.ndarray  # k x n_lexical
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Per-word, per-pair and per-signal contributions of a batch (see ``HashedTextFeatures.contributions``)."""
+
+    folded: str  # the padded folded batch; word i is folded[word_start[i]:word_end[i]]
+    word_start: np.ndarray
+    word_end: np.ndarray
+    word_doc: np.ndarray
+    word_hash: np.ndarray
+    word_values: np.ndarray  # n_words x heads
+    pair_values: np.ndarray  # (n_words - 1) x heads: words i and i + 1
+    lexical_values: np.ndarray  # n_docs x n_lexical x heads
+
+    def select(self, docs: np.ndarray) -> Contributions:
+        """The contributions of the texts ``docs`` (indices, repeats allowed), as a new batch."""
+        docs = np.asarray(docs, dtype=np.int64)
+        first = np.searchsorted(self.word_doc, docs, side="left")
+        last = np.searchsorted(self.word_doc, docs, side="right")
+        lengths = last - first
+        total = int(lengths.sum())
+        words = np.repeat(first, lengths) + (np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+        new_doc = np.repeat(np.arange(len(docs)), lengths)
+        pairs = np.zeros((max(total - 1, 0), self.pair_values.shape[1]))
+        if total > 1:
+            has_pair = (words[:-1] < len(self.pair_values)) & (new_doc[1:] == new_doc[:-1])
+            pairs[has_pair] = self.pair_values[words[:-1][has_pair]]
+        return Contributions(
+            folded=self.folded,
+            word_start=self.word_start[words],
+            word_end=self.word_end[words],
+            word_doc=new_doc,
+            word_hash=self.word_hash[words],
+            word_values=self.word_values[words],
+            pair_values=pairs,
+            lexical_values=self.lexical_values[docs],
+        )
+
+
+class HashedTextFeatures(TransformerMixin, BaseEstimator):
+    """Word and character n-grams hashed into one column space, with the lexical signals.
+
+    The fast featuriser: folding, tokenising, n-gram hashing and the lexical signals all run
+    vectorised over a whole batch (numpy, no per-comment Python), so a frame of comments is
+    featurised in a few array passes. Columns:
+
+    - ``2**bits`` hashed n-gram columns: word n-grams (``word_ngram_range``) and character
+      n-grams (``char_ngram_range``) of the folded text, each text padded with one space;
+      values are idf-weighted counts, L2-normalised per block (words, characters) so neither
+      block drowns the other;
+    - ``len(HASHED_LEXICAL_FEATURES)`` lexical columns, times ``lexical_scale``.
+
+    ``fit`` learns the idf of every column; columns seen in fewer than ``min_df`` training
+    texts get idf 0 (they carry no weight, and the model stays small). ``linear_scores`` gives
+    linear models the dot products without building the sparse matrix at all.
+    """
+
+    def __init__(
+        self,
+        *,
+        bits: int = 21,
+        word_ngram_range: tuple[int, int] = (1, 2),
+        char_ngram_range: tuple[int, int] = (2, 5),
+        min_df: int = 2,
+        lexical_scale: float = 1.0,
+    ) -> None:
+        self.bits = bits
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.lexical_scale = lexical_scale
+
+    def _validate_params_(self) -> None:
+        if not (10 <= self.bits <= 26):
+            raise ValueError(f"bits must be between 10 and 26, not {self.bits}")
+        for name in ("word_ngram_range", "char_ngram_range"):
+            low, high = getattr(self, name)
+            if low < 1 or high < low:
+                raise ValueError(f"{name} must be (low, high) with 1 <= low <= high, not {(low, high)}")
+        if self.word_ngram_range[1] > len(_SALT_WORD):
+            raise ValueError(f"word n-grams go up to {len(_SALT_WORD)}")
+
+    def _occurrences(self, texts: list[str]) -> tuple[Tokens, np.ndarray, np.ndarray, np.ndarray]:
+        codes, starts = fold_codepoints(texts)
+        tokens = tokenize(codes, starts)
+        docs, columns, blocks = ngram_occurrences(
+            tokens,
+            word_ngram_range=tuple(self.word_ngram_range),
+            char_ngram_range=tuple(self.char_ngram_range),
+            bits=self.bits,
+        )
+        return tokens, docs, columns, blocks
+
+    def fit(self, X: object, y: object = None) -> HashedTextFeatures:
+        self._validate_params_()
+        texts = _as_texts(X)
+        if not texts:
+            raise ValueError("HashedTextFeatures needs at least one text to fit")
+        tokens, docs, columns, _ = self._occurrences(texts)
+        n_columns = 1 << self.bits
+        pairs = np.unique(docs * n_columns + columns)
+        df = np.bincount(pairs % n_columns, minlength=n_columns)
+        min_df = self.min_df if len(texts) >= 10 * self.min_df else 1
+        idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
+        idf[df < min_df] = 0.0
+        self.idf_ = idf.astype(np.float32)
+        self.n_features_in_ = 1
+        self.n_hashed_ = n_columns
+        self.n_output_features_ = n_columns + len(HASHED_LEXICAL_FEATURES)
+        return self
+
+    def _values(self, docs: np.ndarray, columns: np.ndarray, blocks: np.ndarray, n_docs: int) -> np.ndarray:
+        weight = self.idf_[columns].astype(np.float64)
+        key = docs * 2 + blocks
+        norm = np.sqrt(np.bincount(key, weights=weight * weight, minlength=2 * n_docs))
+        return weight / np.where(norm[key] > 0, norm[key], 1.0)
+
+    def transform(self, X: object) -> sparse.csr_matrix:
+        check_is_fitted(self, "idf_")
+        texts = _as_texts(X)
+        tokens, docs, columns, blocks = self._occurrences(texts)
+        values = self._values(docs, columns, blocks, len(texts))
+        keep = values != 0
+        hashed = sparse.csr_matrix(
+            (values[keep], (docs[keep], columns[keep])), shape=(len(texts), self.n_hashed_), dtype=np.float64
+        )
+        hashed.sum_duplicates()
+        lexical = sparse.csr_matrix(lexical_matrix(texts, tokens) * self.lexical_scale)
+        return sparse.hstack([hashed, lexical], format="csr", dtype=np.float32)
+
+    def prepare_linear(self, coef: np.ndarray) -> LinearTable:
+        """Fold the idf into coefficient rows ``coef`` (k x n_output_features_) for ``linear_scores``."""
+        check_is_fitted(self, "idf_")
+        coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+        if coef.shape[1] != self.n_output_features_:
+            raise ValueError(f"coef has {coef.shape[1]} columns; the features have {self.n_output_features_}")
+        idf = self.idf_.astype(np.float64)
+        # Rows idf^2 and idf * coef_k, each contiguous (a 1-D take per row is several times
+        # faster than gathering rows of a 2-D table), plus a zero column for cut windows.
+        rows = [idf * idf, *(idf * row[: self.n_hashed_] for row in coef)]
+        table = np.zeros((len(rows), self.n_hashed_ + 1), dtype=np.float32)
+        table[:, : self.n_hashed_] = np.vstack(rows)
+        return LinearTable(table=table, lexical=coef[:, self.n_hashed_ :] * self.lexical_scale)
+
+    def linear_scores(
+        self, texts: list[str], prepared: LinearTable, *, contributions: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, Contributions]:
+        """``transform(texts) @ coef.T`` without building the matrix (see ``prepare_linear``).
+
+        With ``contributions=True`` also returns how much each word, word pair and lexical
+        signal added to each head (``Contributions``), from the same pass over the n-grams:
+        character n-grams are credited to the word they start in (or, for a window starting on
+        a space, the word it ends in); word bigrams to the pair.
+        """
+        check_is_fitted(self, "idf_")
+        n = len(texts)
+        codes, starts = fold_codepoints(texts)
+        tokens = tokenize(codes, starts)
+        heads = prepared.lexical.shape[0]
+        n_words = len(tokens.word_start)
+        if contributions:
+            # Word index of every position of the padded text (-1 between words).
+            word_at = np.full(len(tokens.padded), -1, dtype=np.int64)
+            lengths = tokens.word_end - tokens.word_start
+            if n_words:
+                offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+                word_at[np.repeat(tokens.word_start, lengths) + offsets] = np.repeat(np.arange(n_words), lengths)
+            # Raw (not yet normalised) credit per word and per pair; block 0 words, 1 chars.
+            word_raw = np.zeros((2, heads, n_words))
+            pair_raw = np.zeros((heads, max(n_words - 1, 0)))
+        sums = np.zeros((2, heads + 1, n))
+        word_order = 0
+        for block, docs, columns in ngram_streams(
+            tokens,
+            word_ngram_range=tuple(self.word_ngram_range),
+            char_ngram_range=tuple(self.char_ngram_range),
+            bits=self.bits,
+        ):
+            sums[block, 0] += np.bincount(docs, weights=np.take(prepared.table[0], columns), minlength=n)
+            if contributions and block == 1:
+                span = len(tokens.padded) - len(columns) + 1  # this stream's n-gram length
+                owner = word_at[: len(columns)]
+                ending = word_at[span - 1 : span - 1 + len(columns)]
+                owner = np.where(owner >= 0, owner, ending)
+                credited = owner >= 0
+            for k in range(heads):
+                weights = np.take(prepared.table[k + 1], columns)
+                sums[block, k + 1] += np.bincount(docs, weights=weights, minlength=n)
+                if not contributions:
+                    continue
+                if block == 0:
+                    order = self.word_ngram_range[0] + word_order
+                    if order == 1:
+                        word_raw[0, k] += weights
+                    elif order == 2:
+                        pair_raw[k] += weights
+                else:
+                    word_raw[1, k] += np.bincount(owner[credited], weights=weights[credited], minlength=n_words)
+            if block == 0:
+                word_order += 1
+        norm = np.sqrt(sums[:, 0, :])
+        inverse_norm = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+        lexical = lexical_matrix(texts, tokens)
+        out = lexical @ prepared.lexical.T
+        for block in (0, 1):
+            out += (sums[block, 1:, :] * inverse_norm[block]).T
+        if not contributions:
+            return out
+        word_doc = tokens.word_doc
+        word_values = (word_raw[0] * inverse_norm[0][word_doc] + word_raw[1] * inverse_norm[1][word_doc]).T
+        pair_values = (pair_raw * inverse_norm[0][word_doc[:-1]]).T if n_words > 1 else np.zeros((0, heads))
+        if n_words > 1:
+            pair_values[word_doc[1:] != word_doc[:-1]] = 0.0
+        explained = Contributions(
+            folded=tokens.padded.tobytes().decode("utf-32-le"),
+            word_start=tokens.word_start,
+            word_end=tokens.word_end,
+            word_doc=word_doc,
+            word_hash=tokens.word_hash,
+            word_values=word_values,
+            pair_values=pair_values,
+            lexical_values=lexical[:, :, None] * prepared.lexical.T[None, :, :],
+        )
+        return out, explained
+
+    def contributions(self, texts: list[str], prepared: LinearTable) -> Contributions:
+        """The ``Contributions`` of ``texts`` (see ``linear_scores``)."""
+        return self.linear_scores(texts, prepared, contributions=True)[1]
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        check_is_fitted(self, "idf_")
+        hashed = np.char.add("hash__", np.arange(self.n_hashed_).astype(str)).astype(object)
+        lexical = np.asarray([f"lex__{name}" for name in HASHED_LEXICAL_FEATURES], dtype=object)
+        return np.concatenate([hashed, lexical])
+
+    def phrase_columns(self, words: list[str]) -> list[tuple[str, int]]:
+        """(phrase, column) of the word bigrams of ``words`` (folded, in text order)."""
+        check_is_fitted(self, "idf_")
+        if self.word_ngram_range[1] < 2 or len(words) < 2:
+            return []
+        hashes = word_hashes(words)
+        if len(hashes) != len(words):  # a "word" the tokenizer splits: skip phrases
+            return []
+        h = (hashes[:-1] ^ _SALT_WORD[1]) * _PRIME + hashes[1:]
+        columns = (_mix(h) >> np.uint64(64 - self.bits)).astype(np.int64)
+        return [
+            (f"{words[i]} {words[i + 1]}", int(c)) for i, c in enumerate(columns) if self.idf_[c] > 0
+        ]
+
+    def token_feature_indices(self, folded_token: str) -> np.ndarray:
+        """Columns produced by one folded word on its own: its unigram and its char n-grams."""
+        check_is_fitted(self, "idf_")
+        codes = np.frombuffer(folded_token.encode("utf-32-le"), dtype=np.uint32)
+        tokens = tokenize(codes, np.zeros(1, dtype=np.int64))
+        _, columns, _ = ngram_occurrences(
+            tokens,
+            word_ngram_range=(1, 1),
+            char_ngram_range=tuple(self.char_ngram_range),
+            bits=self.bits,
+        )
+        columns = np.unique(columns)
+        return columns[self.idf_[columns] > 0]
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()

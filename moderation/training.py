@@ -29,7 +29,7 @@ import sklearn
 from moderation import config
 from moderation.classifier import CalibratedLinearHead, ModerationModel
 from moderation.errors import ModerationError
-from moderation.features import ContextSignals, TextFeatures, fold_text
+from moderation.features import ContextSignals, HashedTextFeatures, fold_text
 from moderation.normalize import normalize_text
 
 __all__ = [
@@ -495,7 +495,7 @@ def _fit_heads(
     train: pd.DataFrame, *, params: dict[str, Any]
 ) -> tuple[ModerationModel, dict[str, np.ndarray]]:
     texts = train["text"].tolist()
-    features = TextFeatures(**params.get("text_features", {})).fit(texts)
+    features = HashedTextFeatures(**params.get("text_features", {})).fit(texts)
     X = features.transform(texts)
 
     insult_rows = train["insult"].notna().to_numpy()
