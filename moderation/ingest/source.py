@@ -101,6 +101,12 @@ class _LimitedReader(io.RawIOBase):
         super().close()
 
 
+def _zstd_decompressor() -> zstandard.ZstdDecompressionObj:
+    # Pushshift dumps are compressed with a 2 GiB window (--long=31); the default limit
+    # refuses them. The window bounds memory, and output is still capped by _LimitedReader.
+    return zstandard.ZstdDecompressor(max_window_size=2**31).decompressobj()
+
+
 class _ZstdFrames(io.RawIOBase):
     """Decompresses concatenated zstd frames and notices a frame cut short.
 
@@ -111,7 +117,7 @@ class _ZstdFrames(io.RawIOBase):
     def __init__(self, raw: BinaryIO, path: Path) -> None:
         self._raw = raw
         self._path = path
-        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self._decompressor = _zstd_decompressor()
         self._in_frame = False
         self._pending = b""
 
@@ -141,7 +147,7 @@ class _ZstdFrames(io.RawIOBase):
             # The frame ended; whatever follows starts the next frame.
             self._in_frame = False
             chunk = self._decompressor.unused_data
-            self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+            self._decompressor = _zstd_decompressor()
         return b"".join(out)
 
 
