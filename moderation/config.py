@@ -72,6 +72,46 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 #: Largest XML file parsed whole (Disqus, WXR exports).
 MAX_XML_BYTES = 2 * 1024**3
 
+#: Bytes searched at the start of an XML file for its root element (after comments, DOCTYPE).
+XML_PROLOG_BYTES = 1024 * 1024
+
+#: Undeclared namespace prefixes an XML export may use before it is refused as broken. Real
+#: WordPress.com exports use ``atom:`` without declaring it; the declaration is added for them.
+MAX_XML_UNDECLARED_PREFIXES = 64
+
+#: Namespaces that feeds use under these prefixes, declared when an export forgets them.
+KNOWN_XML_NAMESPACES = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "excerpt": "http://wordpress.org/export/1.2/excerpt/",
+    "georss": "http://www.georss.org/georss",
+    "geo": "http://www.w3.org/2003/01/geo/wgs84_pos#",
+    "media": "http://search.yahoo.com/mrss/",
+    "slash": "http://purl.org/rss/1.0/modules/slash/",
+    "sy": "http://purl.org/rss/1.0/modules/syndication/",
+    "wfw": "http://wellformedweb.org/CommentAPI/",
+    "wp": "http://wordpress.org/export/1.2/",
+}
+
+#: WordPress ``comment_approved`` values -> canonical status (anything else: ``unapproved``).
+WXR_APPROVAL_STATUS = {
+    "1": "approved",
+    "approve": "approved",
+    "0": "unapproved",
+    "hold": "unapproved",
+    "spam": "spam",
+    "trash": "deleted",
+    "post-trashed": "deleted",
+}
+
+#: Reddit bodies that stand for a comment deleted by its author or removed by a moderator;
+#: the rows are kept (status ``deleted``) because replies still hang under them.
+REDDIT_DELETED_BODIES = ("[deleted]", "[removed]")
+
+#: ToxiChat bot replies appended to each thread -> the author name given to them.
+TOXICHAT_BOT_RESPONSES = {"final_dgpt_response": "dgpt", "final_gpt3_response": "gpt3"}
+
 # --- scoring ---------------------------------------------------------------------------------
 
 #: Labels the classifier scores, in output column order.
