@@ -79,7 +79,8 @@ def main() -> None:
     rows = [
         {"what": "alt-profanity-check predict_prob", "rows": args.rows, "seconds": apc_seconds,
          "rows_per_s": int(apc_rate), "vs_apc": 1.0},
-        {"what": f"score_frame {model.version} (both labels, reasons)", "rows": args.rows, "seconds": frame_seconds,
+        {"what": f"score_frame {model.version} (both labels, reasons)", "rows": args.rows,
+         "seconds": frame_seconds,
          "rows_per_s": int(args.rows / frame_seconds), "vs_apc": round(apc_seconds / frame_seconds, 3)},
         {"what": "moderation score --jobs 1 (end to end)", "rows": args.rows, "seconds": cli_seconds,
          "rows_per_s": int(args.rows / cli_seconds), "vs_apc": round(apc_seconds / cli_seconds, 3)},

@@ -80,7 +80,10 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:
-            raise ValueError(f"CalibratedLinearHead is binary; got {len(self.classes_)} classes")
+            raise ValueError(
+                "Only binary classification is supported. "
+                f"CalibratedLinearHead got {len(self.classes_)} classes"
+            )
         weight = np.ones(len(encoded)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.linear_ = clone(self._linear()).fit(X, encoded, sample_weight=weight)
         self.calibrator_ = None
@@ -143,12 +146,18 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
         return np.clip(positive, 0.0, 1.0)
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "linear_")
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
     @property
     def coef_(self) -> np.ndarray:
         check_is_fitted(self, "linear_")
         return self.linear_.coef_
+
+    @property
+    def n_iter_(self) -> np.ndarray:
+        check_is_fitted(self, "linear_")
+        return self.linear_.n_iter_
 
     @property
     def intercept_(self) -> np.ndarray:
@@ -158,6 +167,7 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.classifier_tags.multi_class = False  # one head per label, each binary
         return tags
 
 
@@ -207,7 +217,9 @@ class ModerationModel:
             return None
         return self.context.transform(frame.assign(hostility=insult))
 
-    def troll_matrix(self, X: sparse.csr_matrix, frame: pd.DataFrame, insult: np.ndarray) -> sparse.csr_matrix:
+    def troll_matrix(
+        self, X: sparse.csr_matrix, frame: pd.DataFrame, insult: np.ndarray
+    ) -> sparse.csr_matrix:
         context = self.context_matrix(frame, insult)
         if context is None:
             return X

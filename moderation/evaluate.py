@@ -53,13 +53,17 @@ def binary_labels(values: pd.Series) -> np.ndarray:
             f"label values {unknown[:5]} are neither positive nor negative",
             hint="use 0/1, true/false, or one of " + ", ".join(sorted(POSITIVE_LABEL_VALUES)),
         )
-    out = words.isin(list(POSITIVE_LABEL_VALUES)).astype(float).to_numpy()
+    out = np.array(words.isin(list(POSITIVE_LABEL_VALUES)).astype(float).to_numpy(), copy=True)
     out[(words.isna() | (words == "")).to_numpy(dtype=bool)] = np.nan
     return out
 
 
 def reliability_bins(
-    y: np.ndarray, p: np.ndarray, *, bins: int = config.CALIBRATION_BINS, sample_weight: np.ndarray | None = None
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    bins: int = config.CALIBRATION_BINS,
+    sample_weight: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
     """Equal-width bins of predicted probability: count, mean prediction, observed rate."""
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -81,7 +85,11 @@ def reliability_bins(
 
 
 def expected_calibration_error(
-    y: np.ndarray, p: np.ndarray, *, bins: int = config.CALIBRATION_BINS, sample_weight: np.ndarray | None = None
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    bins: int = config.CALIBRATION_BINS,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
     """Weighted mean gap between predicted probability and observed rate over equal-width bins."""
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -92,7 +100,7 @@ def expected_calibration_error(
     for row in reliability_bins(y, p, bins=bins, sample_weight=w):
         if row["mean_predicted"] is None:
             continue
-        mask = np.minimum((p * bins).astype(int), bins - 1) == int(round(row["low"] * bins))
+        mask = np.minimum((p * bins).astype(int), bins - 1) == round(row["low"] * bins)
         ece += w[mask].sum() / total * abs(row["mean_predicted"] - row["observed_rate"])
     return float(ece)
 
@@ -116,7 +124,7 @@ def evaluate_scores(
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     return {
-        "n": int(len(y)),
+        "n": len(y),
         "positives": int(y.sum()),
         "auc": float(roc_auc_score(y, p, sample_weight=w)) if both_classes else None,
         "ap": float(average_precision_score(y, p, sample_weight=w)) if both_classes else None,

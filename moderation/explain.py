@@ -60,11 +60,61 @@ _READABLE = {
 assert all(n in _READABLE for n in (*LEXICAL_FEATURES, *HASHED_LEXICAL_FEATURES, *CONTEXT_FEATURES))
 
 # Words too common to be a reason on their own ("you", "a"); phrases holding them still are.
-_NOT_A_REASON = tuple(
-    "a an the and or but of to in on at for with is are was were be been am i me my we our it its "
-    "this that these those you your he she they them his her their as so if not no do does did "
-    "just all can will would".split()
-)
+_NOT_A_REASON = [
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "for",
+    "with",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "am",
+    "i",
+    "me",
+    "my",
+    "we",
+    "our",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "you",
+    "your",
+    "he",
+    "she",
+    "they",
+    "them",
+    "his",
+    "her",
+    "their",
+    "as",
+    "so",
+    "if",
+    "not",
+    "no",
+    "do",
+    "does",
+    "did",
+    "just",
+    "all",
+    "can",
+    "will",
+    "would",
+]
 
 # A word of the original text, or letters spelled out one by one ("i d i o t", "f.u.c.k").
 _ORIGINAL_TOKEN = re.compile(
@@ -92,7 +142,9 @@ def _candidates(
     usable = ~stop & ((c.word_end - c.word_start) > 1) & wanted[c.word_doc]
     if usable.any():
         word_index = np.flatnonzero(usable)
-        keys = c.word_doc[word_index].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ c.word_hash[word_index]
+        keys = (
+            c.word_doc[word_index].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ c.word_hash[word_index]
+        )
         unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         summed = np.bincount(inverse, weights=c.word_values[word_index, head], minlength=len(unique_keys))
         docs.append(c.word_doc[word_index[first]])
@@ -136,7 +188,9 @@ def _top_terms(
     keep = rank < config.REASON_TERMS
     c = contributions
     terms: list[list[str]] = [[] for _ in range(n_docs)]
-    for doc, kind, index in zip(docs[keep].tolist(), kinds[keep].tolist(), indices[keep].tolist(), strict=True):
+    for doc, kind, index in zip(
+        docs[keep].tolist(), kinds[keep].tolist(), indices[keep].tolist(), strict=True
+    ):
         if kind == _KIND_WORD:
             term = c.folded[c.word_start[index] : c.word_end[index]]
         elif kind == _KIND_PAIR:
@@ -168,7 +222,9 @@ def reasons_for(
     """
     texts = [t if isinstance(t, str) else "" for t in texts]
     if not isinstance(model.text_features, HashedTextFeatures):
-        raise TypeError("reasons need a model built on HashedTextFeatures; retrain it with 'moderation train'")
+        raise TypeError(
+            "reasons need a model built on HashedTextFeatures; retrain it with 'moderation train'"
+        )
     contributions = model.text_features.contributions(texts, model.linear_table())
     return reasons_from_contributions(model, contributions, insult, troll, context)
 
@@ -229,7 +285,11 @@ def token_contributions(
     # What each folded word adds in its comment (the largest, when it occurs twice).
     per_doc: list[dict[str, float]] = [{} for _ in texts]
     for doc, start, end, value in zip(
-        c.word_doc.tolist(), c.word_start.tolist(), c.word_end.tolist(), c.word_values[:, head].tolist(), strict=True
+        c.word_doc.tolist(),
+        c.word_start.tolist(),
+        c.word_end.tolist(),
+        c.word_values[:, head].tolist(),
+        strict=True,
     ):
         word = c.folded[start:end]
         per_doc[doc][word] = max(value, per_doc[doc].get(word, value))
@@ -254,15 +314,25 @@ def explain_spans(
     *,
     label: str = "insult",
     min_contribution: float | None = None,
+    only_scored: bool = True,
 ) -> list[list[tuple[int, int, str]]]:
     """Character spans to highlight in each text: (start, end, label), end exclusive.
 
     A word is highlighted when its contribution to the ``label`` head reaches
-    ``min_contribution`` (default ``config.SPAN_MIN_CONTRIBUTION``). Offsets index the text
-    exactly as given, so they survive obfuscation ("id10t" is one span).
+    ``min_contribution`` (default ``config.SPAN_MIN_CONTRIBUTION``). With ``only_scored`` (the
+    default, what the dashboard shows) only a comment whose score reaches the reasons floor
+    (the lower of ``config.REASON_MIN_SCORE`` and the model's threshold) gets spans; without
+    it every comment is treated as offensive and its worst words are found (the SemEval
+    toxic-spans setting). Offsets index the text exactly as given, so they survive
+    obfuscation ("id10t" is one span).
     """
     floor = config.SPAN_MIN_CONTRIBUTION if min_contribution is None else min_contribution
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    wanted = np.ones(len(texts), dtype=bool)
+    if only_scored and texts:
+        scores = model.score_texts(texts)[f"{label}_score"].to_numpy()
+        wanted = scores >= min(config.REASON_MIN_SCORE, model.thresholds[label])
     return [
-        [(start, end, label) for start, end, value in spans if value >= floor]
-        for spans in token_contributions(model, texts, label=label)
+        [(start, end, label) for start, end, value in spans if value >= floor] if keep else []
+        for spans, keep in zip(token_contributions(model, texts, label=label), wanted, strict=True)
     ]

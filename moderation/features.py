@@ -14,17 +14,19 @@ contract, so they plug into Pipeline, clone, GridSearchCV and joblib.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from moderation.lexicon import (
     INSULT_WORDS,
@@ -36,8 +38,8 @@ from moderation.lexicon import (
 
 __all__ = [
     "CONTEXT_FEATURES",
-    "LEXICAL_FEATURES",
     "HASHED_LEXICAL_FEATURES",
+    "LEXICAL_FEATURES",
     "ContextSignals",
     "HashedTextFeatures",
     "LexicalSignals",
@@ -77,6 +79,8 @@ _OBFUSCATED = re.compile(
     r"|\b(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]+\b"
 )
 _NUMBERISH = re.compile(r"^\d+(?:st|nd|rd|th|s|k|m|km|kg|am|pm|x|yo|g|mm|cm|h|d|p|v|gb|mb|hz|ft|lb|lbs)?$")
+# Letters then digits are names and versions ("mp3", "covid19", "g20"), not leetspeak.
+_VERSIONISH = re.compile(r"^[a-z]+\d+$")
 _LEET_TABLE = str.maketrans(LEET_MAP)
 # Letters spelled out one by one: "i d i o t", "i.d.i.o.t", "f-u-c-k", "s_t_u_p_i_d".
 _SPACED = re.compile(
@@ -97,7 +101,7 @@ def _unmask(core: str) -> str:
 
 def _fold_token(match: re.Match) -> str:
     token = match.group(0)
-    if _NUMBERISH.match(token) or not any("a" <= c <= "z" for c in token):
+    if _NUMBERISH.match(token) or _VERSIONISH.match(token) or not any("a" <= c <= "z" for c in token):
         return token
     if any(c in "*#%" for c in token):
         token = _unmask(token)
@@ -275,7 +279,8 @@ _TROLL_CALL = re.compile("|".join(TROLL_ACCUSATIONS))
 _INSULT_ALT = "|".join(sorted(INSULT_WORDS | PROFANITY, key=len, reverse=True))
 # "you idiot", "you're a fucking moron", "such a loser": a demeaning word aimed at someone.
 _TARGETED_INSULT = re.compile(
-    rf"\b(?:you|u|ur|your|you're|youre|yourself|such an?|what an?|this|these)\b(?:\W+\w+){{0,3}}?\W+(?:{_INSULT_ALT})\b"
+    r"\b(?:you|u|ur|your|you're|youre|yourself|such an?|what an?|this|these)\b"
+    rf"(?:\W+\w+){{0,3}}?\W+(?:{_INSULT_ALT})\b"
 )
 
 #: Names of the lexical signals, in column order.
@@ -322,14 +327,37 @@ def _lexical_row(text: str, folded: str) -> list[float]:
     ]
 
 
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _as_texts(X: object) -> list[str]:
-    # Accept a list of texts, a Series, or a one-column 2-D array (what estimator checks pass).
-    if isinstance(X, pd.DataFrame):
-        X = X.iloc[:, 0]
-    array = np.asarray(X, dtype=object)
-    if array.ndim == 2:
-        array = array[:, 0]
-    return ["" if (v is None or (isinstance(v, float) and v != v)) else str(v) for v in array.ravel()]
+    """Texts from a list, a Series or a 1-D array of strings (missing values become "")."""
+    values = X.tolist() if isinstance(X, (pd.Series, np.ndarray)) else list(X)  # type: ignore[arg-type]
+    return ["" if _is_missing(v) else str(v) for v in values]
+
+
+def _text_input(estimator: BaseEstimator, X: object, *, reset: bool) -> list[str]:
+    """The texts of ``X`` for a text transformer, with scikit-learn's input checks.
+
+    A list, Series or 1-D array of strings is a batch of comment texts; a frame with a
+    ``text`` column is a batch of canonical rows. Any other 2-D input is validated like any
+    scikit-learn input (finite, consistent width) and each row's values, joined by spaces,
+    are its text: this is what makes the transformers pass the estimator checks.
+    """
+    if isinstance(X, pd.DataFrame) and "text" in X.columns:
+        X = X["text"]
+    one_d = isinstance(X, (list, tuple, pd.Series)) or (isinstance(X, np.ndarray) and X.ndim == 1)
+    if one_d:
+        values = X.tolist() if isinstance(X, (pd.Series, np.ndarray)) else list(X)
+        if all(isinstance(v, str) or _is_missing(v) for v in values):
+            if reset:
+                estimator.n_features_in_ = 1
+            return ["" if _is_missing(v) else v for v in values]
+    # Anything else must be a 2-D array-like; a 1-D array of numbers is refused here with
+    # scikit-learn's own "Reshape your data" message.
+    array = validate_data(estimator, X, reset=reset, dtype=None)
+    return [" ".join(map(str, row)) for row in array]
 
 
 class LexicalSignals(TransformerMixin, BaseEstimator):
@@ -345,28 +373,28 @@ class LexicalSignals(TransformerMixin, BaseEstimator):
         self.scale = scale
 
     def fit(self, X: object, y: object = None) -> LexicalSignals:
-        texts = _as_texts(X)
+        texts = _text_input(self, X, reset=True)
         if not texts:
             raise ValueError("LexicalSignals needs at least one text to fit")
-        self.n_features_in_ = 1
         self.n_output_features_ = len(LEXICAL_FEATURES)
         return self
 
     def transform(self, X: object) -> sparse.csr_matrix:
         check_is_fitted(self, "n_output_features_")
-        texts = _as_texts(X)
+        texts = _text_input(self, X, reset=False)
         rows = [_lexical_row(t, fold_text(t)) for t in texts]
         matrix = np.asarray(rows, dtype=np.float64).reshape(len(texts), len(LEXICAL_FEATURES))
         return sparse.csr_matrix(matrix * self.scale)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "n_output_features_")
+        _check_feature_names_in(self, input_features)
         return np.asarray([f"lex__{name}" for name in LEXICAL_FEATURES], dtype=object)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []  # texts in, float32 counts out
         return tags
 
 
@@ -402,13 +430,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.lexical_scale = lexical_scale
 
     def fit(self, X: object, y: object = None) -> TextFeatures:
-        folded = fold_texts(_as_texts(X))
+        folded = fold_texts(_text_input(self, X, reset=True))
         if not folded:
             raise ValueError("TextFeatures needs at least one text to fit")
         min_df = self.min_df if len(folded) >= 10 * self.min_df else 1
         self.word_ = TfidfVectorizer(
             lowercase=False,
-            token_pattern=r"(?u)\b\w[\w']*\b|[!?]{2,}",
+            token_pattern=r"(?u)\b\w[\w']*\b|[!?]{2,}",  # noqa: S106 - a regex, not a password
             ngram_range=self.word_ngram_range,
             min_df=min_df,
             max_features=self.max_word_features,
@@ -425,14 +453,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             dtype=np.float32,
         ).fit(folded)
         self.lexical_ = LexicalSignals(scale=self.lexical_scale).fit(["fit"])
-        self.n_features_in_ = 1
         self.n_word_ = len(self.word_.vocabulary_)
         self.n_char_ = len(self.char_.vocabulary_)
         return self
 
     def transform(self, X: object) -> sparse.csr_matrix:
         check_is_fitted(self, "word_")
-        texts = _as_texts(X)
+        texts = _text_input(self, X, reset=False)
         folded = fold_texts(texts)
         return sparse.hstack(
             [self.word_.transform(folded), self.char_.transform(folded), self.lexical_.transform(texts)],
@@ -442,6 +469,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "word_")
+        _check_feature_names_in(self, input_features)
         return np.concatenate(
             [
                 np.asarray([f"word__{n}" for n in self.word_.get_feature_names_out()], dtype=object),
@@ -459,22 +487,20 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             columns.append(word_index)
         analyzer = self.char_.build_analyzer()
         vocabulary = self.char_.vocabulary_
-        columns.extend(
-            self.n_word_ + vocabulary[g] for g in set(analyzer(folded_token)) if g in vocabulary
-        )
+        columns.extend(self.n_word_ + vocabulary[g] for g in set(analyzer(folded_token)) if g in vocabulary)
         return np.asarray(sorted(columns), dtype=np.int64)
 
     def phrase_columns(self, words: list[str]) -> list[tuple[str, int]]:
         """(phrase, column) of the word bigrams of ``words`` that are in the vocabulary."""
         check_is_fitted(self, "word_")
         vocabulary = self.word_.vocabulary_
-        pairs = (f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        pairs = (f"{a} {b}" for a, b in itertools.pairwise(words))
         return [(p, vocabulary[p]) for p in pairs if p in vocabulary]
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []  # texts in, float32 counts out
         return tags
 
 
@@ -542,7 +568,9 @@ def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
     prefix = np.zeros(len(padded) + 1, dtype=np.uint64)
     np.cumsum(padded.astype(np.uint64) * powers[:-1], out=prefix[1:])
     word_hash = (prefix[word_end] - prefix[word_start]) * inverse[word_start]
-    return Tokens(padded, doc_of_position, word_start, word_end, doc_of_position[word_start], word_hash, n_docs)
+    return Tokens(
+        padded, doc_of_position, word_start, word_end, doc_of_position[word_start], word_hash, n_docs
+    )
 
 
 def word_hashes(words: Iterable[str]) -> np.ndarray:
@@ -617,7 +645,7 @@ _URL_WORDS = ("http", "https", "www")
 class _LexiconHashes:
     """Hashes of the lexicon words, computed once (they depend only on the hash function)."""
 
-    _cache: dict[str, np.ndarray] = {}
+    _cache: ClassVar[dict[str, np.ndarray]] = {}
 
     @classmethod
     def of(cls, name: str, words: Iterable[str]) -> np.ndarray:
@@ -708,7 +736,7 @@ class LinearTable:
 
 @dataclass(frozen=True)
 class Contributions:
-    """Per-word, per-pair and per-signal contributions of a batch (see ``HashedTextFeatures.contributions``)."""
+    """Per-word, per-pair and per-signal contributions of a batch (``HashedTextFeatures.contributions``)."""
 
     folded: str  # the padded folded batch; word i is folded[word_start[i]:word_end[i]]
     word_start: np.ndarray
@@ -726,7 +754,9 @@ class Contributions:
         last = np.searchsorted(self.word_doc, docs, side="right")
         lengths = last - first
         total = int(lengths.sum())
-        words = np.repeat(first, lengths) + (np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+        words = np.repeat(first, lengths) + (
+            np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        )
         new_doc = np.repeat(np.arange(len(docs)), lengths)
         pairs = np.zeros((max(total - 1, 0), self.pair_values.shape[1]))
         if total > 1:
@@ -800,10 +830,10 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X: object, y: object = None) -> HashedTextFeatures:
         self._validate_params_()
-        texts = _as_texts(X)
+        texts = _text_input(self, X, reset=True)
         if not texts:
             raise ValueError("HashedTextFeatures needs at least one text to fit")
-        tokens, docs, columns, _ = self._occurrences(texts)
+        _, docs, columns, _ = self._occurrences(texts)
         n_columns = 1 << self.bits
         pairs = np.unique(docs * n_columns + columns)
         df = np.bincount(pairs % n_columns, minlength=n_columns)
@@ -811,7 +841,6 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
         idf[df < min_df] = 0.0
         self.idf_ = idf.astype(np.float32)
-        self.n_features_in_ = 1
         self.n_hashed_ = n_columns
         self.n_output_features_ = n_columns + len(HASHED_LEXICAL_FEATURES)
         return self
@@ -824,7 +853,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: object) -> sparse.csr_matrix:
         check_is_fitted(self, "idf_")
-        texts = _as_texts(X)
+        texts = _text_input(self, X, reset=False)
         tokens, docs, columns, blocks = self._occurrences(texts)
         values = self._values(docs, columns, blocks, len(texts))
         keep = values != 0
@@ -871,7 +900,9 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             lengths = tokens.word_end - tokens.word_start
             if n_words:
                 offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-                word_at[np.repeat(tokens.word_start, lengths) + offsets] = np.repeat(np.arange(n_words), lengths)
+                word_at[np.repeat(tokens.word_start, lengths) + offsets] = np.repeat(
+                    np.arange(n_words), lengths
+                )
             # Raw (not yet normalised) credit per word and per pair; block 0 words, 1 chars.
             word_raw = np.zeros((2, heads, n_words))
             pair_raw = np.zeros((heads, max(n_words - 1, 0)))
@@ -902,7 +933,9 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
                     elif order == 2:
                         pair_raw[k] += weights
                 else:
-                    word_raw[1, k] += np.bincount(owner[credited], weights=weights[credited], minlength=n_words)
+                    word_raw[1, k] += np.bincount(
+                        owner[credited], weights=weights[credited], minlength=n_words
+                    )
             if block == 0:
                 word_order += 1
         norm = np.sqrt(sums[:, 0, :])
@@ -936,6 +969,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "idf_")
+        _check_feature_names_in(self, input_features)
         hashed = np.char.add("hash__", np.arange(self.n_hashed_).astype(str)).astype(object)
         lexical = np.asarray([f"lex__{name}" for name in HASHED_LEXICAL_FEATURES], dtype=object)
         return np.concatenate([hashed, lexical])
@@ -950,9 +984,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             return []
         h = (hashes[:-1] ^ _SALT_WORD[1]) * _PRIME + hashes[1:]
         columns = (_mix(h) >> np.uint64(64 - self.bits)).astype(np.int64)
-        return [
-            (f"{words[i]} {words[i + 1]}", int(c)) for i, c in enumerate(columns) if self.idf_[c] > 0
-        ]
+        return [(f"{words[i]} {words[i + 1]}", int(c)) for i, c in enumerate(columns) if self.idf_[c] > 0]
 
     def token_feature_indices(self, folded_token: str) -> np.ndarray:
         """Columns produced by one folded word on its own: its unigram and its char n-grams."""
@@ -971,7 +1003,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []  # texts in, float32 counts out
         return tags
 
 
@@ -1099,45 +1131,40 @@ class ContextSignals(TransformerMixin, BaseEstimator):
     ``thread_title``, ``text``, ``comment_id``) and optionally a ``hostility`` column holding
     each row's text-only insult probability. Output: one column per name in
     ``CONTEXT_FEATURES``. The signals only use rows present in the same frame (readers keep a
-    whole document's thread together), and are all zero when the thread is unknown.
+    whole document's thread together), and are all zero when the thread is unknown; any
+    other input (a plain array) has no thread, so its signals are all zero.
     """
 
     def __init__(self, *, scale: float = 1.0) -> None:
         self.scale = scale
 
     def fit(self, X: pd.DataFrame, y: object = None) -> ContextSignals:
-        frame = self._as_frame(X)
+        frame = self._as_frame(X, reset=True)
         if len(frame) == 0:
             raise ValueError("ContextSignals needs at least one row to fit")
-        self.n_features_in_ = frame.shape[1]
         self.n_output_features_ = len(CONTEXT_FEATURES)
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "n_output_features_")
-        frame = self._as_frame(X)
+        frame = self._as_frame(X, reset=False)
         hostility = frame["hostility"].to_numpy(dtype=np.float64) if "hostility" in frame.columns else None
         return context_matrix(frame, hostility) * self.scale
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "n_output_features_")
+        _check_feature_names_in(self, input_features)
         return np.asarray([f"ctx__{name}" for name in CONTEXT_FEATURES], dtype=object)
 
-    @staticmethod
-    def _as_frame(X: object) -> pd.DataFrame:
-        if isinstance(X, pd.DataFrame):
+    def _as_frame(self, X: object, *, reset: bool) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame) and "text" in X.columns:
+            if reset:
+                self.n_features_in_ = X.shape[1]
             return X
-        # Estimator checks pass plain arrays: treat them as rows with no thread (all neutral).
-        array = validate_data_like(X)
-        return pd.DataFrame({"text": [str(v) for v in array[:, 0]]})
+        return pd.DataFrame({"text": _text_input(self, X, reset=reset)})
 
-
-def validate_data_like(X: object) -> np.ndarray:
-    """A 2-D array view of ``X`` for inputs that are not frames (estimator checks)."""
-    array = np.asarray(X, dtype=object)
-    if array.ndim == 1:
-        array = array.reshape(-1, 1)
-    if array.ndim != 2:
-        raise ValueError(f"expected 2-D input, got {array.ndim}-D")
-    return array
-
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags

@@ -80,7 +80,9 @@ def active_version(*, models_dir: str | Path | None = None) -> str:
         )
     version = pointer.read_text(encoding="utf-8").strip()
     if not _VERSION.match(version):
-        raise ModelError(f"{pointer} holds {version!r}, which is not a version name", hint="promote a version again")
+        raise ModelError(
+            f"{pointer} holds {version!r}, which is not a version name", hint="promote a version again"
+        )
     return version
 
 
@@ -158,11 +160,15 @@ def load_model(version_or_path: str | Path | None = None, *, models_dir: str | P
     _verify(folder, card)
     model = joblib.load(folder / config.MODEL_ARTIFACT)
     if not hasattr(model, "score_frame"):
-        raise ModelError(f"{folder} does not hold a moderation model", hint="give the folder of a trained model")
+        raise ModelError(
+            f"{folder} does not hold a moderation model", hint="give the folder of a trained model"
+        )
     model.card = card
     model.version = str(card.get("version", folder.name))
     thresholds = card.get("thresholds") or {}
-    model.thresholds = {label: float(thresholds.get(label, config.DEFAULT_THRESHOLDS[label])) for label in config.LABELS}
+    model.thresholds = {
+        label: float(thresholds.get(label, config.DEFAULT_THRESHOLDS[label])) for label in config.LABELS
+    }
     return model
 
 
@@ -179,10 +185,14 @@ def save_model(model: Any, *, models_dir: str | Path | None = None, compress: in
     root = _models_dir(models_dir)
     version = model.version
     if not _VERSION.match(version):
-        raise ModelError(f"{version!r} is not a usable version name", hint="use letters, digits, '.', '_' and '-'")
+        raise ModelError(
+            f"{version!r} is not a usable version name", hint="use letters, digits, '.', '_' and '-'"
+        )
     final = root / version
     if final.exists():
-        raise ModelError(f"{final} already exists", hint="versions are immutable; train with another --version")
+        raise ModelError(
+            f"{final} already exists", hint="versions are immutable; train with another --version"
+        )
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{version}."))
     try:
@@ -228,7 +238,9 @@ def list_models(*, models_dir: str | Path | None = None) -> list[dict[str, Any]]
                 "version": folder.name,
                 "created_at": card.get("created_at", ""),
                 "active": folder.name == active,
-                "bytes": sum(f.get("bytes", 0) for f in card.get("files", {}).values() if isinstance(f, dict)),
+                "bytes": sum(
+                    f.get("bytes", 0) for f in card.get("files", {}).values() if isinstance(f, dict)
+                ),
                 "training_data": card.get("training_data", {}).get("spec", ""),
                 "kaggle_insults_auc": metrics.get("kaggle_insults_test", {}).get("auc"),
                 "thresholds": card.get("thresholds", {}),
@@ -264,7 +276,11 @@ def rollback(*, models_dir: str | Path | None = None) -> str:
     """Make the previously active version active again; returns it."""
     root = _models_dir(models_dir)
     history = root / config.ACTIVE_HISTORY
-    lines = [line.strip() for line in history.read_text(encoding="utf-8").splitlines()] if history.is_file() else []
+    lines = (
+        [line.strip() for line in history.read_text(encoding="utf-8").splitlines()]
+        if history.is_file()
+        else []
+    )
     lines = [line for line in lines if line]
     if not lines:
         raise ModelError("there is no earlier active model to roll back to", hint="promote a version instead")

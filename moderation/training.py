@@ -29,7 +29,7 @@ import sklearn
 from moderation import config
 from moderation.classifier import CalibratedLinearHead, ModerationModel
 from moderation.errors import ModerationError
-from moderation.features import ContextSignals, HashedTextFeatures, fold_text
+from moderation.features import ContextSignals, HashedTextFeatures, fold_texts
 from moderation.normalize import normalize_text
 
 __all__ = [
@@ -92,7 +92,8 @@ class Corpus:
 def text_groups(texts: Iterable[str]) -> np.ndarray:
     """Group ids by folded text, so duplicates (also obfuscated ones) share a fold."""
     return np.asarray(
-        ["t:" + hashlib.sha1(fold_text(t).encode("utf-8")).hexdigest()[:16] for t in texts], dtype=object
+        ["t:" + hashlib.sha256(f.encode("utf-8")).hexdigest()[:16] for f in fold_texts(list(texts))],
+        dtype=object,
     )
 
 
@@ -172,15 +173,19 @@ def _davidson(root: Path) -> pd.DataFrame:
 
 def _toxichat(split: str, weight: float) -> Callable[[Path], pd.DataFrame]:
     def load(root: Path) -> pd.DataFrame:
-        raw = pd.read_csv(root / "toxichat" / "toxichat_turns_train_dev.csv", dtype={"turn_id": str})
+        raw = pd.read_csv(
+            root / "toxichat" / "toxichat_turns_train_dev.csv",
+            dtype={"turn_id": str, "parent_turn_id": str},
+            keep_default_na=False,
+        )
         raw = raw[(raw["split"] == split) & (raw["author_type"] == "reddit")].reset_index(drop=True)
-        parent = raw["parent_turn_id"].fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
+        parent = raw["parent_turn_id"].astype(str)
         roots = raw[raw["is_thread_root"].astype(str) == "True"].set_index("thread_id")["text"]
         titles = roots.astype(str).str.extract(r"^\s*Title:\s*(.*?)\s*(?:\n|$)")[0].fillna("")
         thread = raw["thread_id"].astype(str)
         return _frame(
             raw["text"],
-            insult=raw["offensive"].astype(float),
+            insult=pd.to_numeric(raw["offensive"], errors="coerce"),
             insult_weight=weight,
             comment_id=(thread + ":" + raw["turn_id"].astype(str)).to_numpy(),
             thread_id=thread.to_numpy(),
@@ -203,7 +208,7 @@ def _elf24(root: Path) -> pd.DataFrame:
     # Each labelled comment answers a post: the post (title and body) is its thread context,
     # written as the thread's first row with no label.
     post_key = (raw["Title"].fillna("") + "\x1f" + raw["Post"].fillna("")).map(
-        lambda s: "elf:" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:12]
+        lambda s: "elf:" + hashlib.sha256(s.encode("utf-8")).hexdigest()[:12]
     )
     rows = []
     seen: set[str] = set()
@@ -322,7 +327,8 @@ CORPORA: dict[str, Corpus] = {
             "yes",
             "train",
             True,
-            "CAG covert aggression -> troll 1 (weight 1.0); OAG overt -> troll 1 (weight 0.5); NAG -> troll 0",
+            "CAG covert aggression -> troll 1 (weight 1.0); OAG overt -> troll 1 (weight 0.5); "
+            "NAG -> troll 0",
             _trac("agr_en_train.csv", 0.5),
         ),
         Corpus(
@@ -439,8 +445,10 @@ def resolve_data_spec(spec: str | None) -> list[str]:
             chosen.append(name) if name not in chosen else None
         else:
             explicit.append(name)
-    return explicit if explicit and not any(r.strip().startswith(("+", "-")) for r in spec.split(",")) else (
-        chosen + [n for n in explicit if n not in chosen]
+    return (
+        explicit
+        if explicit and not any(r.strip().startswith(("+", "-")) for r in spec.split(","))
+        else (chosen + [n for n in explicit if n not in chosen])
     )
 
 
@@ -465,8 +473,16 @@ def assemble_corpus(names: Iterable[str], *, root: Path | None = None) -> pd.Dat
         frames.append(frame)
     combined = pd.concat(frames, ignore_index=True)
     combined["depth"] = combined["depth"].astype("int64")
-    for column in ("text", "group", "corpus", "split", "subset", *[c for c in _CONTEXT_COLUMNS if c != "depth"]):
-        combined[column] = combined[column].fillna("").astype(str)
+    for column in (
+        "text",
+        "group",
+        "corpus",
+        "split",
+        "subset",
+        *[c for c in _CONTEXT_COLUMNS if c != "depth"],
+    ):
+        values = combined[column].astype(object)
+        combined[column] = values.where(values.notna(), "").astype(str)
     return combined[list(CORPUS_COLUMNS)]
 
 
@@ -602,7 +618,11 @@ def train_model(
         "labels": LABEL_DEFINITIONS,
         "thresholds": thresholds,
         "operating_points": {
-            label: {"threshold": thresholds[label], "chosen_by": "best F1 on grouped out-of-fold scores", **op}
+            label: {
+                "threshold": thresholds[label],
+                "chosen_by": "best F1 on grouped out-of-fold scores",
+                **op,
+            }
             for label, op in operating.items()
         },
         "training_data": {

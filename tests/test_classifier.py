@@ -1,0 +1,161 @@
+"""The calibrated heads and ``ModerationModel.score_frame``, on the shipped default model."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from moderation import config
+from moderation.classifier import CalibratedLinearHead, ModerationModel
+from moderation.errors import ModelError
+from moderation.registry import load_model
+
+# Out-of-fold calibration means each row's weight changes which fold calibrates which row, so a
+# weight of 2 is not the same as a duplicated row, and a weight of 0 still moves the folds.
+_CROSS_FITTED = "calibration is fitted on shuffled out-of-fold scores, so weights move fold membership"
+
+
+@parametrize_with_checks(
+    [CalibratedLinearHead(cv=3)],
+    expected_failed_checks=lambda estimator: {
+        "check_sample_weight_equivalence_on_dense_data": _CROSS_FITTED,
+        "check_sample_weight_equivalence_on_sparse_data": _CROSS_FITTED,
+        "check_sample_weights_invariance": _CROSS_FITTED,
+        "check_class_weight_classifiers": "calibration maps scores back to observed frequencies, "
+        "which undoes class weights by design",
+    },
+)
+def test_estimator_contract(estimator, check) -> None:
+    check(estimator)
+
+
+def test_head_is_calibrated_on_planted_probabilities() -> None:
+    rng = np.random.default_rng(config.SEED)
+    X = rng.normal(size=(4000, 3))
+    truth = 1 / (1 + np.exp(-(1.5 * X[:, 0] - X[:, 1])))
+    y = (rng.random(4000) < truth).astype(int)
+    head = CalibratedLinearHead(C=1.0).fit(X[:3000], y[:3000])
+    predicted = head.predict_proba(X[3000:])[:, 1]
+    assert np.abs(predicted - truth[3000:]).mean() < 0.05
+
+
+@pytest.fixture(scope="module")
+def model() -> ModerationModel:
+    return load_model()
+
+
+def _frame(texts: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"comment_id": [f"c{i}" for i in range(len(texts))], "text": texts})
+
+
+def test_score_frame_keeps_rows_order_index_and_columns(model: ModerationModel) -> None:
+    frame = _frame(["You are an idiot", "Lovely weather today", "", "You are an idiot"]).set_index(
+        pd.Index([10, 3, 7, 1])
+    )
+    frame["extra"] = ["a", "b", "c", "d"]
+    scored = model.score_frame(frame)
+    assert list(scored.index) == [10, 3, 7, 1]
+    assert list(scored["extra"]) == ["a", "b", "c", "d"]
+    assert list(scored.columns[-5:]) == ["insult_score", "troll_score", "flag", "reasons", "model_version"]
+    for column in ("insult_score", "troll_score"):
+        assert scored[column].between(0, 1).all()
+    assert scored["model_version"].eq(model.version).all()
+    assert scored["insult_score"].iloc[0] == scored["insult_score"].iloc[3]  # repeated text, same score
+    assert scored["insult_score"].iloc[0] > scored["insult_score"].iloc[1]
+
+
+def test_scores_are_deterministic(model: ModerationModel) -> None:
+    frame = _frame(["You are an idiot", "What a nice day", "shut up you moron!!!"])
+    first, again = model.score_frame(frame), load_model().score_frame(frame.copy())
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_flags_follow_the_card_thresholds(model: ModerationModel) -> None:
+    scored = model.score_frame(
+        _frame(["You are a pathetic idiot", "Thanks for sharing", "Go away troll, you shill"])
+    )
+    for row in scored.itertuples():
+        expected = [
+            label
+            for label, score in (("insult", row.insult_score), ("troll", row.troll_score))
+            if score >= model.thresholds[label]
+        ]
+        assert row.flag == ",".join(expected)
+
+
+def test_reasons_name_the_offending_words(model: ModerationModel) -> None:
+    scored = model.score_frame(_frame(["You are a pathetic id10t", "See you at the game tomorrow"]))
+    assert scored.loc[0, "reasons"].startswith("insult: ")
+    assert "idiot" in scored.loc[0, "reasons"]
+    assert scored.loc[1, "reasons"] == ""
+
+
+def test_flagged_rows_always_carry_reasons(model: ModerationModel) -> None:
+    texts = [
+        "you are an idiot",
+        "what a moron",
+        "nobody cares, loser",
+        "this is bullshit",
+        "great post",
+        "fine",
+    ]
+    scored = model.score_frame(_frame(texts))
+    assert (scored.loc[scored["flag"] != "", "reasons"] != "").all()
+
+
+def test_nfc_and_nfd_score_the_same(model: ModerationModel) -> None:
+    text = "Señor, você é um idiota; naïve café crème"
+    nfc = model.score_texts([unicodedata.normalize("NFC", text)])
+    nfd = model.score_texts([unicodedata.normalize("NFD", text)])
+    pd.testing.assert_frame_equal(nfc, nfd)
+
+
+def test_obfuscation_barely_moves_the_score(model: ModerationModel) -> None:
+    variants = [
+        "you are an idiot",
+        "you are an id1ot",
+        "you are an i.d.i.o.t",
+        "you are an ｉｄｉｏｔ",
+        "you are an i d i o t",
+    ]
+    scores = model.score_texts(variants)["insult_score"].to_numpy()
+    assert scores.max() - scores.min() <= 0.1
+
+
+def test_insults_outscore_friendly_comments(model: ModerationModel) -> None:
+    insults = ["you are a worthless idiot", "shut up, you pathetic moron", "you're so stupid it hurts"]
+    friendly = [
+        "thanks, that is a great point",
+        "I agree with you completely",
+        "see you at the match on Sunday",
+    ]
+    scores = model.score_texts(insults + friendly)["insult_score"].to_numpy()
+    assert scores[:3].min() > scores[3:].max()
+
+
+def test_empty_frame_and_missing_text_column(model: ModerationModel) -> None:
+    empty = model.score_frame(pd.DataFrame({"text": pd.Series([], dtype=object)}))
+    assert len(empty) == 0 and "insult_score" in empty.columns
+    with pytest.raises(ModelError, match="text"):
+        model.score_frame(pd.DataFrame({"body": ["hi"]}))
+
+
+def test_context_raises_troll_score_of_a_comment_called_a_troll(model: ModerationModel) -> None:
+    text = "Everyone who disagrees with me is a paid government agent."
+    alone = model.score_frame(pd.DataFrame({"text": [text]}))["troll_score"].iloc[0]
+    thread = pd.DataFrame(
+        {
+            "comment_id": ["a", "b", "c", "d"],
+            "thread_id": ["t"] * 4,
+            "parent_id": ["", "a", "a", "a"],
+            "author": ["x", "y", "z", "w"],
+            "depth": [0, 1, 1, 1],
+            "text": [text, "Don't feed the troll.", "Obvious troll is obvious.", "Nice try, shill."],
+        }
+    )
+    in_thread = model.score_frame(thread)["troll_score"].iloc[0]
+    assert in_thread > alone

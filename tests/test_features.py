@@ -1,0 +1,206 @@
+"""Features: obfuscation folding, the hashed n-grams and their fast paths, lexical and context signals."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from moderation.features import (
+    CONTEXT_FEATURES,
+    HASHED_LEXICAL_FEATURES,
+    ContextSignals,
+    HashedTextFeatures,
+    LexicalSignals,
+    TextFeatures,
+    context_matrix,
+    fold_text,
+    fold_texts,
+)
+
+OBFUSCATED_IDIOT = [
+    "idiot",
+    "IDIOT",
+    "id1ot",
+    "id10t",
+    "i d i o t",
+    "i.d.i.o.t",
+    "i-d-i-o-t",
+    "ｉｄｉｏｔ",  # fullwidth
+    "іdіоt",  # Cyrillic і and о
+    "id\u200biot",  # zero-width space
+    "idiooooot",
+    "ídíót",
+    "𝐢𝐝𝐢𝐨𝐭",  # mathematical bold
+]
+
+
+@pytest.mark.parametrize("variant", OBFUSCATED_IDIOT)
+def test_obfuscated_spellings_fold_to_the_plain_word(variant: str) -> None:
+    assert fold_text(f"you {variant}!") == "you idiot!"
+
+
+@pytest.mark.parametrize(
+    ("masked", "plain"),
+    [
+        ("f*ck off", "fuck off"),
+        ("sh!t", "shit"),
+        ("a**hole", "asshole"),
+        ("$hit", "shit"),
+        ("@ss", "ass"),
+        ("b1tch", "bitch"),
+    ],
+)
+def test_masked_and_leet_profanity_is_filled_in(masked: str, plain: str) -> None:
+    assert fold_text(masked) == plain
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "born in 1985, 2nd place",
+        "@user hello #maga",
+        "what? 100%!",
+        "mp3 at 10am",
+        "U.S. news",
+        "good idea!!!",
+    ],
+)
+def test_ordinary_text_is_only_lower_cased(ordinary: str) -> None:
+    assert fold_text(ordinary) == ordinary.lower()
+
+
+def test_nfc_and_nfd_fold_the_same() -> None:
+    text = "Crème brûlée, naïve Zoë — Ångström"
+    assert fold_text(unicodedata.normalize("NFC", text)) == fold_text(unicodedata.normalize("NFD", text))
+
+
+def test_batch_folding_equals_one_at_a_time() -> None:
+    texts = [
+        "You ID10T",
+        "",
+        None,
+        "i d i o t and f*ck",
+        "plain text",
+        "x\x00y",
+        "  spaced   out  ",
+        "ｆｕｌｌ",
+    ]
+    assert fold_texts(texts) == [fold_text(t) if isinstance(t, str) else "" for t in texts]
+    assert fold_texts([]) == []
+
+
+@parametrize_with_checks(
+    [
+        LexicalSignals(),
+        HashedTextFeatures(bits=12),
+        TextFeatures(max_word_features=50, max_char_features=50),
+        ContextSignals(),
+    ]
+)
+def test_estimator_contract(estimator, check) -> None:
+    check(estimator)
+
+
+TEXTS = [
+    "You are an idiot and a moron",
+    "What a lovely day at the park",
+    "you idiot, nobody asked you",
+    "The council meets on Tuesday",
+    "Such a pathetic loser",
+    "Thanks for the link, very helpful",
+]
+
+
+def test_linear_scores_equal_the_matrix_product() -> None:
+    features = HashedTextFeatures(bits=16).fit(TEXTS)
+    coef = np.random.default_rng(0).normal(size=(2, features.n_output_features_))
+    texts = [*TEXTS, "", "ｉｄｉｏｔ 😂😂😂 !!!"]
+    expected = features.transform(texts) @ coef.T
+    assert np.allclose(features.linear_scores(texts, features.prepare_linear(coef)), expected, atol=1e-4)
+
+
+def test_contributions_credit_the_word_that_carries_the_weight() -> None:
+    features = HashedTextFeatures(bits=16).fit(TEXTS)
+    coef = np.zeros((1, features.n_output_features_))
+    for column in features.token_feature_indices("idiot"):
+        coef[0, column] = 1.0
+    scores, explained = features.linear_scores(
+        ["well you are an id10t"], features.prepare_linear(coef), contributions=True
+    )
+    words = [explained.folded[s:e] for s, e in zip(explained.word_start, explained.word_end, strict=True)]
+    assert words == ["well", "you", "are", "an", "idiot"]
+    assert int(np.argmax(explained.word_values[:, 0])) == words.index("idiot")
+    assert explained.word_values[:, 0].sum() == pytest.approx(scores[0, 0], rel=0.05)
+
+
+def test_hashed_features_are_deterministic_and_keep_rows() -> None:
+    features = HashedTextFeatures(bits=14).fit(TEXTS)
+    first = features.transform(TEXTS).toarray()
+    again = HashedTextFeatures(bits=14).fit(TEXTS).transform(TEXTS).toarray()
+    assert first.shape == (len(TEXTS), 2**14 + len(HASHED_LEXICAL_FEATURES))
+    assert np.array_equal(first, again)
+
+
+def test_lexical_signals_see_targeting_caps_and_punctuation() -> None:
+    features = HashedTextFeatures(bits=12).fit(TEXTS)
+    X = features.transform(["YOU ARE AN IDIOT!!!", "we went to the park"]).toarray()[
+        :, -len(HASHED_LEXICAL_FEATURES) :
+    ]
+    named = dict(zip(HASHED_LEXICAL_FEATURES, X.T, strict=True))
+    for signal in (
+        "second_person",
+        "targeted_insult",
+        "insult_words",
+        "caps_ratio",
+        "repeated_punct",
+        "exclamations",
+    ):
+        assert named[signal][0] > 0 and named[signal][1] == 0, signal
+
+
+def _thread() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "comment_id": ["p", "a1", "b1", "a2", "c1", "a3"],
+            "thread_id": ["t"] * 6,
+            "parent_id": ["", "p", "a1", "b1", "a1", ""],
+            "author": ["host", "ann", "bob", "ann", "cat", "ann"],
+            "depth": [0, 1, 2, 3, 2, 0],
+            "thread_title": ["Council budget vote"] * 6,
+            "text": [
+                "The council budget vote is on Tuesday",
+                "Everyone here is a sheep, wake up",
+                "Stop it, you are just a troll",
+                "Says the paid shill",
+                "Don't feed the troll",
+                "Everyone here is a sheep, wake up",
+            ],
+        }
+    )
+
+
+def test_context_signals_read_the_thread() -> None:
+    frame = _thread()
+    hostility = np.asarray([0.0, 0.2, 0.6, 0.8, 0.1, 0.2])
+    context = pd.DataFrame(
+        context_matrix(frame, hostility), columns=CONTEXT_FEATURES, index=frame["comment_id"]
+    )
+    assert context.loc["a1", "called_troll"] > 0  # two replies call ann a troll
+    assert context.loc["p", "called_troll"] == 0
+    assert context.loc["a2", "hostility_to_parent"] == pytest.approx(0.8)
+    assert context.loc["a2", "parent_hostility"] == pytest.approx(0.6)
+    assert context.loc["a1", "author_share"] == pytest.approx(3 / 6)
+    assert context.loc["a2", "author_exchanges"] > 0  # ann answers bob, who answered ann
+    assert context.loc["a3", "repetition"] > 0
+    assert context.loc["a1", "title_distance"] > context.loc["p", "title_distance"]
+
+
+def test_context_is_neutral_without_thread_information() -> None:
+    frame = pd.DataFrame({"text": ["you are a troll", "hello"]})
+    assert not context_matrix(frame).any()
+    lone = pd.DataFrame({"text": ["hi"], "thread_id": ["t"], "comment_id": ["1"]})
+    assert not context_matrix(lone).any()

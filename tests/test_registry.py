@@ -1,0 +1,172 @@
+"""The registry: versions with sha256 cards, integrity checks before loading, promote and rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from moderation import config, registry
+from moderation.classifier import CalibratedLinearHead, ModerationModel
+from moderation.errors import ModelError, ModelIntegrityError
+from moderation.features import ContextSignals, HashedTextFeatures
+
+TEXTS = [
+    "you are an idiot",
+    "what a moron you are",
+    "you pathetic loser",
+    "shut up stupid",
+    "nice article, thanks",
+    "see you tomorrow",
+    "great game last night",
+    "I agree with this",
+] * 3
+
+
+def tiny_model(version: str) -> ModerationModel:
+    """A small real model: the same classes as the shipped one, fitted in a second."""
+    y = np.asarray([1, 1, 1, 1, 0, 0, 0, 0] * 3)
+    features = HashedTextFeatures(bits=12).fit(TEXTS)
+    X = features.transform(TEXTS)
+    insult = CalibratedLinearHead(cv=3).fit(X, y)
+    context = ContextSignals().fit(pd.DataFrame({"text": TEXTS}))
+    model = ModerationModel(text_features=features, insult_head=insult, troll_head=insult, context=context)
+    X_troll = model.troll_matrix(X, pd.DataFrame({"text": TEXTS}), insult.predict_proba(X)[:, 1])
+    model.troll_head = CalibratedLinearHead(cv=3).fit(X_troll, y)
+    model.version = version
+    model.thresholds = {"insult": 0.5, "troll": 0.6}
+    model.card = {
+        "version": version,
+        "created_at": f"2026-01-01T00:00:0{version[-1]}Z",
+        "thresholds": model.thresholds,
+    }
+    return model
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path) -> Path:
+    for version in ("v1", "v2"):
+        registry.save_model(tiny_model(version), models_dir=tmp_path)
+    return tmp_path
+
+
+def test_save_writes_artifact_and_card_with_sha256(models_dir: Path) -> None:
+    card = json.loads((models_dir / "v1" / config.MODEL_CARD).read_text())
+    entry = card["files"][config.MODEL_ARTIFACT]
+    assert (
+        len(entry["sha256"]) == 64
+        and entry["bytes"] == (models_dir / "v1" / config.MODEL_ARTIFACT).stat().st_size
+    )
+    assert not [p for p in models_dir.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_load_by_version_and_by_path_score_alike(models_dir: Path) -> None:
+    by_version = registry.load_model("v1", models_dir=models_dir)
+    by_path = registry.load_model(models_dir / "v1")
+    assert by_version.version == by_path.version == "v1"
+    assert by_version.thresholds == {"insult": 0.5, "troll": 0.6}
+    texts = pd.DataFrame({"text": ["you are an idiot", "thanks"]})
+    pd.testing.assert_frame_equal(by_version.score_frame(texts), by_path.score_frame(texts))
+
+
+def test_tampered_artifact_is_refused_before_joblib_reads_it(models_dir: Path, monkeypatch) -> None:
+    artifact = models_dir / "v1" / config.MODEL_ARTIFACT
+    artifact.write_bytes(artifact.read_bytes() + b"\x00")
+
+    def never(*args, **kwargs):
+        raise AssertionError("joblib.load ran on a file that failed verification")
+
+    monkeypatch.setattr(joblib, "load", never)
+    with pytest.raises(ModelIntegrityError, match="does not match its card") as error:
+        registry.load_model("v1", models_dir=models_dir)
+    assert error.value.hint
+
+
+def test_card_without_file_list_is_refused(models_dir: Path) -> None:
+    card_path = models_dir / "v1" / config.MODEL_CARD
+    card = json.loads(card_path.read_text())
+    del card["files"]
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelIntegrityError):
+        registry.load_model("v1", models_dir=models_dir)
+
+
+def test_promote_and_rollback_move_the_active_pointer(models_dir: Path) -> None:
+    with pytest.raises(ModelError, match="no active model"):
+        registry.active_version(models_dir=models_dir)
+    assert registry.promote("v1", models_dir=models_dir) == ""
+    assert registry.promote("v2", models_dir=models_dir) == "v1"
+    assert registry.active_version(models_dir=models_dir) == "v2"
+    assert registry.load_model(models_dir=models_dir).version == "v2"
+    assert registry.rollback(models_dir=models_dir) == "v1"
+    assert registry.active_version(models_dir=models_dir) == "v1"
+    with pytest.raises(ModelError, match="roll back"):
+        registry.rollback(models_dir=models_dir)
+    listed = registry.list_models(models_dir=models_dir)
+    assert [m["version"] for m in listed] == ["v1", "v2"]
+    assert [m["active"] for m in listed] == [True, False]
+
+
+def test_promoting_a_tampered_model_leaves_the_active_one(models_dir: Path) -> None:
+    registry.promote("v1", models_dir=models_dir)
+    artifact = models_dir / "v2" / config.MODEL_ARTIFACT
+    artifact.write_bytes(b"not a model")
+    with pytest.raises(ModelIntegrityError):
+        registry.promote("v2", models_dir=models_dir)
+    assert registry.active_version(models_dir=models_dir) == "v1"
+
+
+def test_unknown_version_and_existing_version_errors_carry_hints(models_dir: Path) -> None:
+    with pytest.raises(ModelError, match="no model 'v9'") as error:
+        registry.load_model("v9", models_dir=models_dir)
+    assert "v1" in error.value.hint
+    with pytest.raises(ModelError, match="already exists"):
+        registry.save_model(tiny_model("v1"), models_dir=models_dir)
+
+
+def test_shipped_default_model_loads_and_is_small() -> None:
+    model = registry.load_model()
+    card = registry.read_card()
+    assert model.version == registry.active_version() == card["version"]
+    total = sum(f["bytes"] for f in card["files"].values())
+    assert total < config.MAX_SHIPPED_MODEL_BYTES
+    assert set(card["labels"]) == set(config.LABELS)
+    # Licence-clean: nothing non-commercial trained the shipped model.
+    assert all(c["derived_model_redistribution"] != "no" for c in card["training_data"]["corpora"])
+    for split in (
+        "kaggle_insults_public",
+        "kaggle_insults_private",
+        "elf24_troll",
+        "trac1_dev_covert_vs_none",
+    ):
+        assert split in card["metrics"]
+
+
+def test_models_commands(models_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MODERATION_MODELS_DIR": str(models_dir)}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "moderation.cli", "models", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    assert run("promote", "v1").stdout.strip() == "active model is now v1"
+    assert "(was v1)" in run("promote", "v2").stdout
+    listed = run("list").stdout.splitlines()
+    assert listed[0].startswith("  v1") and listed[1].startswith("* v2")
+    assert json.loads(run("show", "v1").stdout)["version"] == "v1"
+    assert run("rollback").stdout.strip() == "active model is now v1"
+    bad = run("promote", "v9")
+    assert bad.returncode == 1 and "no model 'v9'" in bad.stderr

@@ -1,0 +1,90 @@
+"""Training: the corpus label mapping, data specs and licences, and a reproducible small training run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moderation import config
+from moderation.errors import ModerationError
+from moderation.training import CORPORA, LABEL_DEFINITIONS, assemble_corpus, resolve_data_spec, text_groups
+
+
+def test_default_spec_uses_only_redistributable_corpora() -> None:
+    names = resolve_data_spec("default")
+    assert names == resolve_data_spec(None)
+    assert all(CORPORA[n].split == "train" for n in names)
+    assert all(CORPORA[n].redistribution != "no" for n in names)  # no non-commercial data
+    assert "elf24" not in names and "socc" not in names
+
+
+def test_spec_adds_and_removes_corpora() -> None:
+    names = resolve_data_spec("default,+elf24,-cyber_trolls")
+    assert "elf24" in names and "cyber_trolls" not in names
+    assert resolve_data_spec("kaggle_insults_train,trac1_train") == ["kaggle_insults_train", "trac1_train"]
+    with pytest.raises(ModerationError, match="unknown corpus") as error:
+        resolve_data_spec("default,+nonsense")
+    assert "kaggle_insults_train" in error.value.hint
+
+
+def test_label_definitions_are_the_issue_s() -> None:
+    assert set(LABEL_DEFINITIONS) == set(config.LABELS)
+    assert "Profanity alone is not an insult" in LABEL_DEFINITIONS["insult"]
+
+
+def test_duplicate_texts_share_a_group_even_when_obfuscated() -> None:
+    groups = text_groups(["You IDIOT", "you idiot", "you  id10t", "hello"])
+    assert groups[0] == groups[1] == groups[2] != groups[3]
+
+
+@pytest.mark.shared
+def test_label_mapping_follows_the_table(shared_data: Path) -> None:
+    corpus = assemble_corpus(["olid_train", "trac1_train", "toxichat_train", "elf24"], root=shared_data)
+    olid = corpus[corpus["corpus"] == "olid_train"]
+    assert olid["troll"].isna().all() and set(olid["insult"].unique()) == {0.0, 1.0}
+    trac = corpus[corpus["corpus"] == "trac1_train"]
+    assert set(trac.loc[trac["subset"] == "CAG", "troll_weight"]) == {1.0}
+    assert set(trac.loc[trac["subset"] == "OAG", "troll_weight"]) == {0.5}
+    assert (trac.loc[trac["subset"] == "NAG", "troll"] == 0).all()
+    chat = corpus[corpus["corpus"] == "toxichat_train"]
+    ids = set(chat["comment_id"])
+    replies = chat[chat["parent_id"] != ""]
+    assert len(replies) > 0 and replies["parent_id"].isin(ids).all()
+    assert (chat["group"] == "thread:" + chat["thread_id"]).all()
+    elf = corpus[corpus["corpus"] == "elf24"]
+    posts = elf[elf["subset"] == "post"]
+    assert posts["troll"].isna().all()
+    assert elf.loc[elf["subset"] != "post", "parent_id"].isin(set(posts["comment_id"])).all()
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path: Path) -> None:
+    shas = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        result = subprocess.run(
+            [sys.executable, "-m", "moderation.cli", "train", "--data", "kaggle_insults_train,trac1_train",
+             "--output", str(out), "--version", "small"],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        card = json.loads((out / "small" / config.MODEL_CARD).read_text())
+        shas.append(card["files"][config.MODEL_ARTIFACT]["sha256"])
+    assert shas[0] == shas[1]
+    assert [c["name"] for c in card["training_data"]["corpora"]] == ["kaggle_insults_train", "trac1_train"]
+    assert card["labels"] == LABEL_DEFINITIONS
+    assert {"kaggle_insults_public", "kaggle_insults_private", "elf24_troll"} <= set(card["metrics"])
+    assert 0 < card["thresholds"]["insult"] < 1 and 0 < card["thresholds"]["troll"] < 1
+    # No test comment was trained on.
+    train = assemble_corpus(["kaggle_insults_train"], root=shared_data)
+    test = assemble_corpus(["kaggle_insults_test"], root=shared_data)
+    overlap = np.isin(text_groups(train["text"]), text_groups(test["text"])).sum()
+    assert card["training_data"]["rows"] == len(train) - overlap + len(
+        assemble_corpus(["trac1_train"], root=shared_data)
+    )
