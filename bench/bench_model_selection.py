@@ -55,6 +55,14 @@ class Candidate:
         if self.model == "nbsvm":
             self.ratio = _nb_ratio(X, y)
             X = X.multiply(self.ratio).tocsr()
+        if self.model == "hashed_nbsvm":
+            from moderation.classifier import CalibratedLinearHead
+
+            # Our head with naive Bayes scaling folded into its coefficients (free at scoring).
+            self.linear = CalibratedLinearHead(C=2.0, nb_scaling=True, calibration=None).fit(
+                X, y, sample_weight=w
+            )
+            return self
         if self.model == "sgd":
             self.linear = SGDClassifier(
                 loss="log_loss", alpha=2e-6, max_iter=30, tol=None, random_state=config.SEED
@@ -80,6 +88,7 @@ CANDIDATES = {
     "nbsvm": lambda: Candidate("nbsvm", TextFeatures(), "nbsvm"),
     "hashed_sgd": lambda: Candidate("hashed_sgd", HashedTextFeatures(), "sgd"),
     "hashed_lr": lambda: Candidate("hashed_lr", HashedTextFeatures(), "lr"),
+    "hashed_nbsvm": lambda: Candidate("hashed_nbsvm", HashedTextFeatures(), "hashed_nbsvm"),
     "hashed_lr_char35": lambda: Candidate(
         "hashed_lr_char35", HashedTextFeatures(char_ngram_range=(3, 5)), "lr"
     ),
@@ -122,14 +131,12 @@ def main() -> None:
         row: dict[str, object] = {"candidate": name}
         for corpus in sorted(train["corpus"].unique()):
             mask = (train["corpus"] == corpus).to_numpy()
-            row[f"cv_{corpus}"] = round(float(roc_auc_score(y[mask], oof[mask])), 4)
+            row[f"cv_{corpus}"] = f"{roc_auc_score(y[mask], oof[mask]):.4f}"
         model = CANDIDATES[name]().fit(texts, y, w)
         scores = model.decision(tests["text"].tolist())
         for corpus in sorted(tests["corpus"].unique()):
             mask = (tests["corpus"] == corpus).to_numpy()
-            row[f"test_{corpus}"] = round(
-                float(roc_auc_score(tests["insult"][mask].astype(int), scores[mask])), 4
-            )
+            row[f"test_{corpus}"] = f"{roc_auc_score(tests['insult'][mask].astype(int), scores[mask]):.4f}"
         sample = (tests["text"].tolist() * 5)[:20_000]
         timer = time.perf_counter()
         model.decision(sample)

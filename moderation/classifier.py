@@ -37,8 +37,11 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
     """Logistic regression whose probabilities are calibrated on out-of-fold scores.
 
     ``fit(X, y, sample_weight=None, groups=None)``: the calibration folds keep every group
-    (thread or duplicate text) on one side. ``calibration`` is ``"sigmoid"`` (Platt scaling,
-    smooth, good with little data) or ``"isotonic"``; ``None`` keeps the raw probabilities.
+    (thread or duplicate text) on one side. ``nb_scaling`` scales every column by its naive
+    Bayes log-count ratio before the fit (NB-SVM, Wang and Manning 2012); the ratios are put
+    into ``coef_``, so scoring costs the same as without them. ``calibration`` is ``"sigmoid"``
+    (Platt scaling, smooth, good with little data) or ``"isotonic"``; ``None`` keeps the raw
+    probabilities.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
         C: float = 4.0,
         class_weight: str | dict | None = None,
         calibration: str | None = "sigmoid",
+        nb_scaling: bool = False,
         cv: int = 5,
         max_iter: int = 2000,
         random_state: int = config.SEED,
@@ -54,6 +58,7 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.calibration = calibration
+        self.nb_scaling = nb_scaling
         self.cv = cv
         self.max_iter = max_iter
         self.random_state = random_state
@@ -85,7 +90,8 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
                 f"CalibratedLinearHead got {len(self.classes_)} classes"
             )
         weight = np.ones(len(encoded)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        self.linear_ = clone(self._linear()).fit(X, encoded, sample_weight=weight)
+        self.scale_ = self._nb_ratios(X, encoded, weight) if self.nb_scaling else None
+        self.linear_ = clone(self._linear()).fit(self._scaled(X), encoded, sample_weight=weight)
         self.calibrator_ = None
         if self.calibration is not None:
             oof = self._out_of_fold(X, encoded, weight, groups)
@@ -95,12 +101,28 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
             self.oof_proba_ = self._calibrate(oof)
         return self
 
+    @staticmethod
+    def _nb_ratios(X: Any, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        # Weighted presence counts of each column in each class, smoothed by 1.
+        present = (
+            (X != 0).astype(np.float64) if sparse.issparse(X) else (np.asarray(X) != 0).astype(np.float64)
+        )
+        positive = np.asarray(present.T @ (weight * (y == 1))).ravel() + 1.0
+        negative = np.asarray(present.T @ (weight * (y == 0))).ravel() + 1.0
+        return np.log((positive / positive.sum()) / (negative / negative.sum()))
+
+    def _scaled(self, X: Any) -> Any:
+        scale = getattr(self, "scale_", None)
+        if scale is None:
+            return X
+        return X.multiply(scale).tocsr() if sparse.issparse(X) else np.asarray(X) * scale
+
     def _out_of_fold(
         self, X: Any, y: np.ndarray, weight: np.ndarray, groups: np.ndarray | None
     ) -> np.ndarray:
         n_splits = int(min(self.cv, np.bincount(y).min()))
         if n_splits < 2:
-            return self.linear_.decision_function(X)
+            return self.linear_.decision_function(self._scaled(X))
         if groups is not None:
             splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
             splits = splitter.split(X, y, groups)
@@ -109,8 +131,17 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
             splits = splitter.split(X, y)
         oof = np.zeros(len(y))
         for train, test in splits:
-            model = clone(self._linear()).fit(X[train], y[train], sample_weight=weight[train])
-            oof[test] = model.decision_function(X[test])
+            # Naive Bayes ratios come from the fitting folds only: the held-out rows' labels
+            # must not leak into the scores that calibrate them.
+            scale = self._nb_ratios(X[train], y[train], weight[train]) if self.nb_scaling else None
+
+            def scaled(rows: Any, scale: np.ndarray | None = scale) -> Any:
+                if scale is None:
+                    return rows
+                return rows.multiply(scale).tocsr() if sparse.issparse(rows) else np.asarray(rows) * scale
+
+            model = clone(self._linear()).fit(scaled(X[train]), y[train], sample_weight=weight[train])
+            oof[test] = model.decision_function(scaled(X[test]))
         return oof
 
     def _fit_calibrator(self, scores: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Any:
@@ -125,7 +156,7 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
         """The raw linear score (log-odds before calibration)."""
         check_is_fitted(self, "linear_")
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        return self.linear_.decision_function(X)
+        return self.linear_.decision_function(self._scaled(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         positive = self._calibrate(self.decision_function(X))
@@ -151,8 +182,10 @@ class CalibratedLinearHead(ClassifierMixin, BaseEstimator):
 
     @property
     def coef_(self) -> np.ndarray:
+        """Weights on the unscaled columns (naive Bayes ratios folded in when used)."""
         check_is_fitted(self, "linear_")
-        return self.linear_.coef_
+        scale = getattr(self, "scale_", None)
+        return self.linear_.coef_ if scale is None else self.linear_.coef_ * scale
 
     @property
     def n_iter_(self) -> np.ndarray:
@@ -206,6 +239,8 @@ class ModerationModel:
         self.version = version
         self.card = card if card is not None else {}
         self.thresholds = dict(thresholds if thresholds is not None else config.DEFAULT_THRESHOLDS)
+        self.context_weights: np.ndarray | None = None  # None: the troll head's own (learned) weights
+        self.context_weights_source = ""
 
     # --- the matrices each head reads --------------------------------------------------------
 
@@ -237,6 +272,17 @@ class ModerationModel:
         n_text = self.text_features.n_output_features_
         coef = np.vstack([self.insult_head.coef_[0][:n_text], self.troll_head.coef_[0][:n_text]])
         return np.asarray(self.text_matrix(texts) @ coef.T) + intercept, None
+
+    def context_coef(self) -> np.ndarray:
+        """The troll head's weights for the context signals: learned, or the stated prior.
+
+        ``context_weights`` is set by training when the data held too few troll labels with
+        thread context to learn them (see ``config.CONTEXT_PRIOR_WEIGHTS``).
+        """
+        weights = getattr(self, "context_weights", None)
+        if weights is not None:
+            return np.asarray(weights, dtype=np.float64)
+        return self.troll_head.coef_[0][self.text_features.n_output_features_ :]
 
     def linear_table(self) -> Any:
         """Both heads' text coefficients folded into the hashed columns (built once, cached)."""
@@ -280,8 +326,7 @@ class ModerationModel:
         troll_logit = logits[:, 1]
         context = self.context_matrix(frame, insult)
         if context is not None:
-            n_text = self.text_features.n_output_features_
-            troll_logit = troll_logit + context @ self.troll_head.coef_[0][n_text:]
+            troll_logit = troll_logit + context @ self.context_coef()
         troll = self.troll_head.calibrated(troll_logit)
         scored["insult_score"] = insult
         scored["troll_score"] = troll

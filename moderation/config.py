@@ -156,3 +156,24 @@ CV_FOLDS = 5
 
 #: Bins of the reliability diagram and of the expected calibration error.
 CALIBRATION_BINS = 10
+
+#: Context weights of the troll head (log-odds per unit of each context signal) used when the
+#: training data holds too few troll-labelled rows with thread context to learn them (the
+#: default, licence-clean corpora have none: ELF24 is non-commercial). They are a stated prior,
+#: recorded in the model card; ``moderation train --data default,+elf24`` learns them instead.
+#: Order and meaning: ``moderation.features.CONTEXT_FEATURES``.
+CONTEXT_PRIOR_WEIGHTS = {
+    "has_context": 0.0,
+    "reply_depth": 0.1,
+    "is_reply": 0.0,
+    "hostility_to_parent": 1.0,
+    "parent_hostility": 0.3,
+    "called_troll": 1.2,
+    "author_share": 1.5,
+    "author_exchanges": 0.5,
+    "repetition": 0.8,
+    "title_distance": 0.5,
+}
+
+#: Fewest troll-labelled training rows with thread context needed to learn the context weights.
+MIN_CONTEXT_TRAINING_ROWS = 200

@@ -241,7 +241,6 @@ def reasons_from_contributions(
     reasons = np.full(n, "", dtype=object)
     if n == 0:
         return reasons
-    n_text = model.text_features.n_output_features_
     parts: list[list[str]] = [[] for _ in range(n)]
     for head, (label, scores) in enumerate((("insult", insult), ("troll", troll))):
         wanted = np.asarray(scores) >= min(config.REASON_MIN_SCORE, model.thresholds[label])
@@ -253,7 +252,7 @@ def reasons_from_contributions(
             if readable:
                 signals[readable] = signals.get(readable, 0.0) + contributions.lexical_values[:, j, head]
         if head == 1 and context is not None and model.context is not None:
-            coef = model.troll_head.coef_[0][n_text:]
+            coef = model.context_coef()
             for j, name in enumerate(CONTEXT_FEATURES):
                 readable = _READABLE[name]
                 if readable:

@@ -10,6 +10,8 @@ un-masking of "f*ck", and the identity-term audit.
 from __future__ import annotations
 
 __all__ = [
+    "IDENTITY_INSULT_TEMPLATES",
+    "IDENTITY_NEUTRAL_TEMPLATES",
     "IDENTITY_TERMS",
     "INSULT_WORDS",
     "LEET_MAP",
@@ -297,4 +299,36 @@ IDENTITY_TERMS = (
     "male",
     "woman",
     "man",
+)
+
+#: Sentences we wrote for balancing identity terms in training (issue 9): each neutral one
+#: with every term is labelled 0, each insulting one 1, so that a term alone carries no weight
+#: and the insult words carry it. Kept apart from the wording of any audit template.
+IDENTITY_NEUTRAL_TEMPLATES = (
+    "As a {term} person I volunteer at the food bank on weekends.",
+    "My {term} colleague gave a great talk about the budget.",
+    "The article quotes a {term} doctor about the new clinic.",
+    "I married a {term} man and we have two kids.",
+    "Our {term} neighbours invited us to dinner last night.",
+    "Many {term} families moved to this town in the nineties.",
+    "The {term} students organised a charity run.",
+    "Is the museum exhibit about {term} history still open?",
+    "He said being {term} shaped how he sees the world.",
+    "The mayor met {term} community leaders today.",
+    "My best friend is {term} and she loves hiking.",
+    "We need more {term} voices on the school board.",
+    "She is a {term} engineer at the power plant.",
+    "He is a {term} nurse who works nights.",
+    "Their coach is a {term} woman from Leeds.",
+    "I read a book by a {term} author last week.",
+    "You are a {term} student, welcome to the club!",
+    "The {term} vote matters in this election.",
+)
+IDENTITY_INSULT_TEMPLATES = (
+    "You are a stupid {term} idiot.",
+    "Shut up, you pathetic {term} moron.",
+    "You {term} losers are all morons.",
+    "Go away, you ignorant {term} clown.",
+    "What a dumb {term} jerk you are.",
+    "Nobody cares what you think, you {term} idiot.",
 )

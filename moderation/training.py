@@ -29,7 +29,7 @@ import sklearn
 from moderation import config
 from moderation.classifier import CalibratedLinearHead, ModerationModel
 from moderation.errors import ModerationError
-from moderation.features import ContextSignals, HashedTextFeatures, fold_texts
+from moderation.features import CONTEXT_FEATURES, ContextSignals, HashedTextFeatures, fold_texts
 from moderation.normalize import normalize_text
 
 __all__ = [
@@ -198,6 +198,26 @@ def _toxichat(split: str, weight: float) -> Callable[[Path], pd.DataFrame]:
     return load
 
 
+def _identity_balance(root: Path) -> pd.DataFrame:
+    # Our own sentences (moderation.lexicon): every identity term in neutral and in insulting
+    # sentences, so the term itself predicts neither label. ``root`` is unused: no file needed.
+    from moderation.lexicon import IDENTITY_INSULT_TEMPLATES, IDENTITY_NEUTRAL_TEMPLATES, IDENTITY_TERMS
+
+    rows = [
+        (template.format(term=term), label, f"identity:{int(label)}:{number}")
+        for label, templates in ((0.0, IDENTITY_NEUTRAL_TEMPLATES), (1.0, IDENTITY_INSULT_TEMPLATES))
+        for number, template in enumerate(templates)
+        for term in IDENTITY_TERMS
+    ]
+    # One group per template, so a template never sits on both sides of a fold.
+    return _frame(
+        [text for text, _, _ in rows],
+        insult=[label for _, label, _ in rows],
+        insult_weight=1.0,
+        group=np.asarray([group for _, _, group in rows], dtype=object),
+    )
+
+
 def _jigsaw(root: Path) -> pd.DataFrame:
     raw = pd.read_csv(root / "jigsaw" / "train_sample.csv.gz")
     return _frame(raw["comment_text"], insult=raw["insult"].astype(float))
@@ -319,6 +339,16 @@ CORPORA: dict[str, Corpus] = {
             True,
             "offensive human turn -> insult 1, safe -> 0; weight 0.3; thread structure feeds context",
             _toxichat("train", 0.3),
+        ),
+        Corpus(
+            "identity_balance",
+            "moderation/lexicon.py (IDENTITY_*_TEMPLATES x IDENTITY_TERMS)",
+            "written for this project (Apache-2.0)",
+            "yes",
+            "train",
+            True,
+            "neutral sentences with an identity term -> insult 0, insulting ones -> insult 1; weight 1.0",
+            _identity_balance,
         ),
         Corpus(
             "trac1_train",
@@ -535,6 +565,17 @@ def _fit_heads(
         groups=train.loc[troll_rows, "group"].to_numpy(),
     )
     model.troll_head = troll_head
+    # Context weights: learned when enough troll-labelled rows had thread context, otherwise
+    # the stated prior (the LR learned nothing for columns that were always zero).
+    context_rows = int(
+        (np.asarray(X_troll[troll_rows][:, -len(CONTEXT_FEATURES)].todense()).ravel() > 0).sum()
+    )
+    if context_rows < config.MIN_CONTEXT_TRAINING_ROWS:
+        model.context_weights = np.asarray([config.CONTEXT_PRIOR_WEIGHTS[n] for n in CONTEXT_FEATURES])
+        model.context_weights_source = f"prior (only {context_rows} troll-labelled rows had thread context)"
+    else:
+        model.context_weights = None
+        model.context_weights_source = f"learned from {context_rows} troll-labelled rows with thread context"
     return model, {"insult_rows": insult_rows, "troll_rows": troll_rows}
 
 
@@ -635,6 +676,10 @@ def train_model(
         },
         "test_data": [_corpus_entry(CORPORA[n], None) for n in test_names] if tests is not None else [],
         "metrics": metrics,
+        "context_weights": {
+            "source": model.context_weights_source,
+            "weights": dict(zip(CONTEXT_FEATURES, model.context_coef().round(4).tolist(), strict=True)),
+        },
         "parameters": params,
         "seed": config.SEED,
         "environment": {
