@@ -188,7 +188,9 @@ def train(
     output: Annotated[
         Path | None, typer.Option("--output", help="models directory to write into (default: models/)")
     ] = None,
-    version: Annotated[str | None, typer.Option("--version", help="version name (default: date-datahash)")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="version name (default: date-datahash)")
+    ] = None,
     promote_after: Annotated[
         bool, typer.Option("--promote", help="make the new model the active one")
     ] = False,
@@ -218,7 +220,9 @@ def evaluate(
     label_column: Annotated[
         str, typer.Option("--label-column", help="the column holding 0/1 labels")
     ] = "label",
-    label: Annotated[str, typer.Option("--label", help="which score to evaluate: insult or troll")] = "insult",
+    label: Annotated[
+        str, typer.Option("--label", help="which score to evaluate: insult or troll")
+    ] = "insult",
     format: FormatOpt = "auto",
     text_column: TextColumnOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print every figure as JSON")] = False,
