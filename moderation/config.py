@@ -126,6 +126,17 @@ REASON_TERMS = 5
 #: Roll-ups: how many of the worst comments a top-k mean averages over.
 ROLLUP_TOP_K = 3
 
+#: Thread (and author) risk = the weighted sum of: the worst comment's hostility (the larger
+#: of its two scores), the mean hostility of the ``ROLLUP_TOP_K`` worst comments, and the
+#: share of flagged comments. The weights sum to 1, so risk stays between 0 and 1.
+ROLLUP_RISK_WEIGHTS = {"worst": 0.4, "top_k": 0.4, "flagged_share": 0.2}
+
+#: Author troll risk = the weighted sum of: the mean troll score of the author's
+#: ``ROLLUP_TOP_K`` most trollish comments, their flagged share, and how many different
+#: threads hold a flagged comment of theirs (capped at ``AUTHOR_SPREAD_THREADS``, as a share).
+AUTHOR_TROLL_WEIGHTS = {"top_k_troll": 0.5, "flagged_share": 0.25, "flagged_threads": 0.25}
+AUTHOR_SPREAD_THREADS = 5
+
 #: Target precision when thresholds are chosen from moderators' labels.
 TARGET_PRECISION = 0.9
 
