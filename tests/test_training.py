@@ -81,10 +81,10 @@ def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path
     assert card["labels"] == LABEL_DEFINITIONS
     assert {"kaggle_insults_public", "kaggle_insults_private", "elf24_troll"} <= set(card["metrics"])
     assert 0 < card["thresholds"]["insult"] < 1 and 0 < card["thresholds"]["troll"] < 1
-    # No test comment was trained on.
-    train = assemble_corpus(["kaggle_insults_train"], root=shared_data)
-    test = assemble_corpus(["kaggle_insults_test"], root=shared_data)
-    overlap = np.isin(text_groups(train["text"]), text_groups(test["text"])).sum()
-    assert card["training_data"]["rows"] == len(train) - overlap + len(
-        assemble_corpus(["trac1_train"], root=shared_data)
-    )
+    # No test comment (nor a duplicate of one, from any test split) was trained on.
+    train = assemble_corpus(["kaggle_insults_train", "trac1_train"], root=shared_data)
+    test_names = [n for n, c in CORPORA.items() if c.split == "test"]
+    test = assemble_corpus(test_names, root=shared_data)
+    leaked = np.isin(text_groups(train["text"]), text_groups(test["text"]))
+    assert leaked.sum() > 0  # the Kaggle train and test files share a few texts
+    assert card["training_data"]["rows"] == len(train) - leaked.sum()
