@@ -171,6 +171,119 @@ def score(
     typer.echo(summary.line())
 
 
+# --- the store: ingest, rescore, users, export (moderation.store / moderation.review) -------------
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL or SQLite file (default: $MODERATION_DB, else ./moderation.db)"),
+]
+
+
+@app.command()
+def ingest(
+    inputs: InputsArg,
+    format: FormatOpt = "auto",
+    db: DbOpt = None,
+    text_column: TextColumnOpt = None,
+    encoding: EncodingOpt = None,
+    include_pingbacks: PingbacksOpt = False,
+    model: Annotated[
+        str | None, typer.Option("--model", help="model version or path (default: the active model)")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="where to write rejected rows (default: ./FIRST_INPUT.rejects.jsonl)"),
+    ] = None,
+) -> None:
+    """Load INPUT dumps into the store and score them; running it again adds nothing new."""
+    from moderation.store import ingest_files, open_store
+
+    with open_store(db) as store, _progress("ingesting") as advance:
+        summary = ingest_files(
+            store,
+            inputs,
+            format=format,
+            text_column=text_column,
+            encoding=encoding,
+            include_pingbacks=include_pingbacks,
+            model_ref=model,
+            rejects_path=rejects,
+            on_progress=advance,
+        )
+    _print_warnings(summary.warnings)
+    typer.echo(summary.line())
+
+
+@app.command()
+def rescore(
+    db: DbOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="model version or path (default: the active model)")
+    ] = None,
+) -> None:
+    """Score every stored comment with the active model (earlier models' scores are kept)."""
+    from moderation.store import open_store
+    from moderation.store import rescore as rescore_store
+
+    with open_store(db) as store, _progress("rescoring") as advance:
+        done = rescore_store(store, model_ref=model, on_progress=advance)
+    typer.echo(f"rescored {done:,} comments")
+
+
+users_app = typer.Typer(help="Add and list the moderators and admins of the store.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name (letters, digits, '.', '_', '-')")],
+    role: Annotated[str, typer.Option("--role", help="moderator or admin")] = "moderator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Add a user (or reset their password and role). The password is stored only as an argon2 hash."""
+    from moderation.review import add_user
+    from moderation.store import open_store
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with open_store(db) as store:
+        user = add_user(store, name=name, password=password, role=role)
+    typer.echo(f"user {user.name} is a {user.role}")
+
+
+@users_app.command("list")
+def users_list(db: DbOpt = None) -> None:
+    """List users and their roles."""
+    from moderation.review import list_users
+    from moderation.store import open_store
+
+    with open_store(db) as store:
+        frame = list_users(store)
+    for row in frame.itertuples(index=False):
+        typer.echo(
+            f"{row.name:24s} {row.role:10s} since {row.created_at}{'  (disabled)' if row.disabled else ''}"
+        )
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="labels, decisions or audit")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write: .csv, .jsonl or .parquet")],
+    db: DbOpt = None,
+) -> None:
+    """Export the moderators' labels, decisions or the audit log (CSV cells are formula-safe)."""
+    from moderation.review import export as export_rows
+    from moderation.store import open_store
+
+    with open_store(db) as store:
+        count = export_rows(store, what, output)
+    typer.echo(f"wrote {count:,} rows to {output}")
+
 
 # --- models: train, evaluate, registry (moderation.training / evaluate / registry) ------------
 

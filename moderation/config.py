@@ -26,6 +26,40 @@ SHARED_DATA_DIR = SHARED_DIR / "data"
 DEFAULT_DB_FILE = "moderation.db"
 DB_ENV_VAR = "MODERATION_DB"
 
+# --- the store and the review workflow (moderation.store, moderation.review) ------------------
+
+#: How long a SQLite connection waits for another writer before giving up (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+#: SQLite durability: FULL syncs the WAL on every commit, so a decision survives a power cut.
+SQLITE_SYNCHRONOUS = "FULL"
+#: Rows looked up per query when ingest checks which comments it already holds (both SQLite's
+#: and PostgreSQL's limits on bound parameters stay far away).
+STORE_LOOKUP_BATCH = 2_000
+#: Threads whose roll-ups are refreshed per query.
+STORE_THREAD_BATCH = 500
+#: Rows per frame when ``rescore`` reads comments back from the store (whole threads).
+RESCORE_CHUNK_ROWS = 20_000
+#: Who ingest and rescore are recorded as in the audit log (not a valid user name).
+INGEST_ACTOR = "(ingest)"
+#: Who a command run at the command line acts as: whoever holds the database itself.
+OPERATOR_ACTOR = "(operator)"
+#: Roles, least powerful first.
+ROLES = ("moderator", "admin")
+#: Label values a moderator can give, and the decisions a moderator can make.
+LABEL_VALUES = ("yes", "no", "unsure")
+DECISION_ACTIONS = ("approve", "reject", "escalate", "restore")
+#: Allowed user names (letters, digits, '.', '_', '-'), so a name never needs quoting anywhere.
+USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: Shortest password accepted by ``moderation users add``.
+MIN_PASSWORD_LENGTH = 8
+#: Default page size of the queues, and the largest a caller may ask for.
+QUEUE_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1_000
+#: The uncertainty queue: at most this many comments per thread, so one thread cannot fill it.
+NEAR_THRESHOLD_PER_THREAD = 2
+#: Bins of the score histograms on the Stats page.
+SCORE_BINS = 20
+
 # --- reading ---------------------------------------------------------------------------------
 
 #: Rows per frame yielded by the readers: bounds memory however large the dump is.

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +42,77 @@ def example_page() -> Path:
             pytest.fail(f"REQUIRE_SHARED=1 but {path} is missing")
         pytest.skip(reason or f"{path} is missing")
     return path
+
+
+# --- databases: SQLite files and a throwaway PostgreSQL cluster --------------------------------
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_socket() -> Iterator[Path]:
+    """A PostgreSQL cluster started for this test session, reachable on a unix socket only.
+
+    It runs from a temporary folder and is destroyed afterwards. When it cannot start, the
+    tests that need it fail loudly (set MODERATION_SKIP_POSTGRES=1 to skip them on purpose).
+    """
+    if os.environ.get("MODERATION_SKIP_POSTGRES") == "1":
+        pytest.skip("MODERATION_SKIP_POSTGRES=1: the PostgreSQL half of the store tests is skipped")
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.fail(
+            "PostgreSQL's server binaries are missing (/usr/lib/postgresql/*/bin/initdb); "
+            "run scripts/test.sh, which installs Debian's postgresql package"
+        )
+    base = Path(tempfile.mkdtemp(prefix="modpg-"))  # short: a socket path must fit in 107 bytes
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(base, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, log = base / "data", base / "server.log"
+
+    def run(*args: str) -> None:
+        result = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            pytest.fail(f"PostgreSQL did not start: {' '.join(args[:2])}: {result.stderr}{detail}")
+
+    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+    options = f"-k {base} -c listen_addresses='' -p 5432 -c fsync=off -c max_connections=60"
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start")
+    try:
+        yield base
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_database_counter = itertools.count()
+
+
+def _new_postgres_database(socket_dir: Path) -> str:
+    import sqlalchemy as sa
+
+    name = f"t{os.getpid()}_{next(_database_counter)}"
+    admin = sa.create_engine(
+        f"postgresql+psycopg://postgres@/postgres?host={socket_dir}&port=5432", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@/{name}?host={socket_dir}&port=5432"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each engine: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'moderation.db'}"
+    return _new_postgres_database(request.getfixturevalue("postgres_socket"))

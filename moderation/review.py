@@ -1,0 +1,853 @@
+"""The moderation workflow over the store: queues, relabels, decisions, undo, users and roles.
+
+The dashboard and the CLI call these functions and hold no workflow logic of their own. Every
+change goes through ``apply_changes``, which in one transaction checks the comment's version
+(optimistic concurrency), updates the current state in ``comments``, and appends the change to
+the audit log (who, when, field, before, after, the model version whose scores the moderator
+saw). A change based on a stale version is refused with a ``ConflictError`` naming who changed
+the comment, and the refused attempt is itself recorded in the log. Roles are enforced here:
+moderators label and decide, admins also manage users and models.
+
+Values from the user (filters, search text, author names) reach SQL only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from moderation import config
+from moderation.errors import ConflictError, PermissionDeniedError, StoreError
+from moderation.store import (
+    Store,
+    audit_log,
+    comments,
+    decisions,
+    labels,
+    models,
+    refresh_thread_risk,
+    sources,
+    threads,
+    users,
+    utc_now,
+)
+
+__all__ = [
+    "DECISION_STATES",
+    "Change",
+    "User",
+    "add_note",
+    "add_user",
+    "apply_changes",
+    "authenticate",
+    "author_comments",
+    "comment",
+    "decide",
+    "decisions_frame",
+    "export",
+    "flagged_threads",
+    "get_user",
+    "list_users",
+    "model_thresholds",
+    "near_threshold",
+    "promote_model",
+    "relabel",
+    "rollback_model",
+    "thread_comments",
+    "undo",
+    "unreviewed_comments",
+]
+
+#: The decision state each action leaves a comment in.
+DECISION_STATES = {
+    "approve": "approved",
+    "reject": "rejected",
+    "escalate": "escalated",
+    "restore": "restored",
+}
+_LABEL_FIELDS = {"insult": "insult_label", "troll": "troll_label"}
+_OPERATOR = config.OPERATOR_ACTOR
+
+
+# --- users and roles -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    """Who is acting; ``User.operator()`` is whoever runs the CLI on the database itself."""
+
+    name: str
+    role: str
+
+    @classmethod
+    def operator(cls) -> User:
+        return cls(name=_OPERATOR, role="admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _require(user: User, role: str, doing: str) -> None:
+    if config.ROLES.index(user.role) < config.ROLES.index(role):
+        raise PermissionDeniedError(
+            f"{user.name} is a {user.role} and cannot {doing}",
+            hint=f"ask an {role} to do it, or to give you the {role} role",
+        )
+
+
+def _check_user_fields(name: str, role: str) -> None:
+    if not re.fullmatch(config.USER_NAME_PATTERN, name):
+        raise StoreError(
+            f"{name!r} is not a valid user name",
+            hint="use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    if role not in config.ROLES:
+        raise StoreError(f"unknown role {role!r}", hint=f"use one of: {', '.join(config.ROLES)}")
+
+
+def add_user(store: Store, *, name: str, password: str, role: str, actor: User | None = None) -> User:
+    """Create a user (or reset their password and role); only an admin may do it."""
+    from argon2 import PasswordHasher
+
+    actor = actor or User.operator()
+    _require(actor, "admin", "add users")
+    _check_user_fields(name, role)
+    if len(password) < config.MIN_PASSWORD_LENGTH:
+        raise StoreError(
+            f"the password is shorter than {config.MIN_PASSWORD_LENGTH} characters",
+            hint="choose a longer password",
+        )
+    hashed = PasswordHasher().hash(password)
+    now = utc_now()
+    with store.transaction() as conn:
+        existing = conn.execute(sa.select(users.c.role).where(users.c.name == name)).first()
+        if existing is None:
+            conn.execute(sa.insert(users).values(name=name, role=role, password_hash=hashed, created_at=now))
+        else:
+            conn.execute(
+                sa.update(users)
+                .where(users.c.name == name)
+                .values(role=role, password_hash=hashed, disabled=False)
+            )
+        conn.execute(
+            sa.insert(audit_log).values(
+                at=now,
+                actor=actor.name,
+                action="user",
+                field="role",
+                before="" if existing is None else existing[0],
+                after=role,
+                note=f"user {name} {'added' if existing is None else 'updated'}",
+            )
+        )
+    return User(name=name, role=role)
+
+
+def get_user(store: Store, name: str) -> User:
+    row = store.read(
+        sa.select(users.c.name, users.c.role).where(users.c.name == name, users.c.disabled.is_(False))
+    )
+    if row.empty:
+        raise PermissionDeniedError(
+            f"there is no user {name!r}", hint="add one with: moderation users add NAME"
+        )
+    return User(name=str(row.at[0, "name"]), role=str(row.at[0, "role"]))
+
+
+def list_users(store: Store) -> pd.DataFrame:
+    """Users and roles (never the password hashes)."""
+    return store.read(
+        sa.select(users.c.name, users.c.role, users.c.created_at, users.c.disabled).order_by(users.c.name)
+    )
+
+
+def authenticate(store: Store, name: str, password: str) -> User:
+    """The user, when the password matches; otherwise PermissionDeniedError (same for both cases)."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    row = store.read(
+        sa.select(users.c.role, users.c.password_hash).where(
+            users.c.name == name, users.c.disabled.is_(False)
+        )
+    )
+    refused = PermissionDeniedError(
+        "wrong user name or password", hint="try again, or ask an admin to reset it"
+    )
+    if row.empty:
+        raise refused
+    try:
+        PasswordHasher().verify(str(row.at[0, "password_hash"]), password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    return User(name=name, role=str(row.at[0, "role"]))
+
+
+# --- reading: queues, threads, authors ---------------------------------------------------------------
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` literally anywhere (escape char is backslash)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if not 1 <= limit <= config.MAX_PAGE_SIZE:
+        raise StoreError(f"page size {limit} is out of range", hint=f"use 1 to {config.MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise StoreError("the page offset cannot be negative", hint="start at 0")
+    return limit, offset
+
+
+def _hostility() -> sa.ColumnElement:
+    return sa.case(
+        (comments.c.insult_score >= comments.c.troll_score, comments.c.insult_score),
+        else_=comments.c.troll_score,
+    )
+
+
+def flagged_threads(
+    store: Store,
+    *,
+    label: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    status: str | None = None,
+    author: str | None = None,
+    source: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    model_version: str | None = None,
+    search: str | None = None,
+    limit: int = config.QUEUE_PAGE_SIZE,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """Threads holding flagged comments, riskiest first, with counts and the worst comment.
+
+    ``label`` (insult or troll) keeps threads with comments flagged for it; ``min_score`` and
+    ``max_score`` bound the score of that label (or the higher of the two) of some comment;
+    ``status`` is ``unreviewed`` (some flagged comment has no decision) or ``decided``;
+    ``author``, ``model_version`` and ``search`` (text, case-insensitive substring) keep threads
+    with a matching comment; ``source`` is a substring of the dump's path; ``since``/``until``
+    bound the comment times (ISO 8601).
+    """
+    limit, offset = _page(limit, offset)
+    if label is not None and label not in _LABEL_FIELDS:
+        raise StoreError(f"unknown label {label!r}", hint="use insult or troll")
+    if status not in (None, "unreviewed", "decided"):
+        raise StoreError(f"unknown status {status!r}", hint="use unreviewed or decided")
+    worst = comments.alias("worst")
+    query = (
+        sa.select(
+            threads.c.thread_id,
+            threads.c.title,
+            threads.c.risk,
+            threads.c.n_comments,
+            threads.c.n_flagged,
+            threads.c.n_insult,
+            threads.c.n_troll,
+            threads.c.n_unreviewed,
+            threads.c.max_insult,
+            threads.c.max_troll,
+            threads.c.last_comment_at,
+            threads.c.worst_comment_id,
+            worst.c.author.label("worst_author"),
+            worst.c.text.label("worst_text"),
+            worst.c.insult_score.label("worst_insult"),
+            worst.c.troll_score.label("worst_troll"),
+        )
+        .select_from(threads.outerjoin(worst, worst.c.comment_id == threads.c.worst_comment_id))
+        .where(threads.c.n_flagged > 0)
+    )
+    if label == "insult":
+        query = query.where(threads.c.n_insult > 0)
+    elif label == "troll":
+        query = query.where(threads.c.n_troll > 0)
+    if status == "unreviewed":
+        query = query.where(threads.c.n_unreviewed > 0)
+    elif status == "decided":
+        query = query.where(threads.c.n_unreviewed == 0)
+    if source:
+        query = query.where(
+            threads.c.source_id.in_(
+                sa.select(sources.c.source_id).where(sources.c.path.like(_like(source), escape="\\"))
+            )
+        )
+    conditions = []
+    score = {"insult": comments.c.insult_score, "troll": comments.c.troll_score}.get(
+        label or "", _hostility()
+    )
+    if min_score is not None:
+        conditions.append(score >= float(min_score))
+    if max_score is not None:
+        conditions.append(score <= float(max_score))
+    if author:
+        conditions.append(comments.c.author == author)
+    if model_version:
+        conditions.append(comments.c.model_version == model_version)
+    if since:
+        conditions.append(comments.c.created_at >= since)
+    if until:
+        conditions.append(comments.c.created_at <= until)
+    if search:
+        conditions.append(sa.func.lower(comments.c.text).like(_like(search.lower()), escape="\\"))
+    if conditions:
+        query = query.where(sa.exists().where(comments.c.thread_id == threads.c.thread_id, *conditions))
+    query = query.order_by(threads.c.risk.desc(), threads.c.thread_id).limit(limit).offset(offset)
+    return store.read(query)
+
+
+def thread_comments(store: Store, thread_id: str) -> pd.DataFrame:
+    """Every comment of a thread in reading order (each reply under its parent), with its title.
+
+    Adds ``tree_depth`` (the indent: depth in the rebuilt tree) and ``title``.
+    """
+    frame = store.read(
+        sa.select(comments, threads.c.title)
+        .select_from(comments.join(threads, comments.c.thread_id == threads.c.thread_id))
+        .where(comments.c.thread_id == thread_id)
+        .order_by(comments.c.position, comments.c.comment_id)
+    )
+    if frame.empty:
+        return frame.assign(tree_depth=pd.Series(dtype="int64"))
+    ids = set(frame["comment_id"])
+    children: dict[str, list[int]] = {}
+    roots = []
+    for index, (comment_id, parent_id) in enumerate(
+        zip(frame["comment_id"], frame["parent_id"], strict=True)
+    ):
+        if parent_id and parent_id in ids and parent_id != comment_id:
+            children.setdefault(parent_id, []).append(index)
+        else:
+            roots.append(index)
+    order: list[int] = []
+    depth: list[int] = []
+    seen: set[int] = set()
+    stack = [(index, 0) for index in reversed(roots)]
+    while stack:
+        index, level = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        order.append(index)
+        depth.append(level)
+        stack.extend(
+            (child, level + 1) for child in reversed(children.get(frame.at[index, "comment_id"], []))
+        )
+    # Rows caught in a cycle (never reached from a root) still show, at the top level.
+    for index in range(len(frame)):
+        if index not in seen:
+            order.append(index)
+            depth.append(0)
+    out = frame.iloc[order].reset_index(drop=True)
+    out["tree_depth"] = depth
+    return out
+
+
+def comment(store: Store, comment_id: str) -> dict[str, Any]:
+    """One comment's row (scores, current labels and decision, version)."""
+    frame = store.read(sa.select(comments).where(comments.c.comment_id == comment_id))
+    if frame.empty:
+        raise StoreError(f"there is no comment {comment_id!r}", hint="check the id, or ingest its dump first")
+    return frame.iloc[0].to_dict()
+
+
+def _comment_page(query: sa.Select, limit: int, offset: int, store: Store) -> pd.DataFrame:
+    limit, offset = _page(limit, offset)
+    return store.read(query.limit(limit).offset(offset))
+
+
+def _comment_columns() -> list:
+    return [*comments.c, threads.c.title]
+
+
+def unreviewed_comments(
+    store: Store, *, label: str | None = None, limit: int = config.QUEUE_PAGE_SIZE, offset: int = 0
+) -> pd.DataFrame:
+    """Flagged comments that nobody has decided on yet, most hostile first."""
+    query = (
+        sa.select(*_comment_columns())
+        .select_from(comments.join(threads, comments.c.thread_id == threads.c.thread_id))
+        .where(comments.c.flag != "", comments.c.decision == "")
+    )
+    if label in _LABEL_FIELDS:
+        query = query.where(comments.c.flag.like(f"%{label}%"))
+    query = query.order_by(_hostility().desc(), comments.c.comment_id)
+    return _comment_page(query, limit, offset, store)
+
+
+def author_comments(
+    store: Store, author: str, *, limit: int = config.MAX_PAGE_SIZE, offset: int = 0
+) -> pd.DataFrame:
+    """All of one author's comments across threads, newest first, with each thread's title."""
+    query = (
+        sa.select(*_comment_columns())
+        .select_from(comments.join(threads, comments.c.thread_id == threads.c.thread_id))
+        .where(comments.c.author == author)
+        .order_by(comments.c.created_at.desc(), comments.c.comment_id)
+    )
+    return _comment_page(query, limit, offset, store)
+
+
+def model_thresholds(store: Store, version: str | None = None) -> dict[str, float]:
+    """The thresholds in the card of ``version`` (default: the model behind most current scores)."""
+    import json
+
+    if version is None:
+        counts = store.read(
+            sa.select(comments.c.model_version, sa.func.count().label("n"))
+            .group_by(comments.c.model_version)
+            .order_by(sa.desc("n"))
+            .limit(1)
+        )
+        version = str(counts.at[0, "model_version"]) if len(counts) else ""
+    row = store.read(sa.select(models.c.card).where(models.c.version == version))
+    card = json.loads(row.at[0, "card"]) if len(row) else {}
+    return {**config.DEFAULT_THRESHOLDS, **card.get("thresholds", {})}
+
+
+def near_threshold(
+    store: Store,
+    *,
+    label: str | None = None,
+    limit: int = config.QUEUE_PAGE_SIZE,
+    offset: int = 0,
+    per_thread: int = config.NEAR_THRESHOLD_PER_THREAD,
+) -> pd.DataFrame:
+    """Unlabelled, undecided comments whose score is closest to the threshold: where the model
+    is least sure, so where a label teaches it most. At most ``per_thread`` per thread, so one
+    thread cannot fill the queue. Adds ``distance`` (to the nearer threshold)."""
+    limit, offset = _page(limit, offset)
+    thresholds = model_thresholds(store)
+    insult = sa.func.abs(comments.c.insult_score - float(thresholds["insult"]))
+    troll = sa.func.abs(comments.c.troll_score - float(thresholds["troll"]))
+    if label == "insult":
+        distance = insult
+    elif label == "troll":
+        distance = troll
+    elif label is None:
+        distance = sa.case((insult <= troll, insult), else_=troll)
+    else:
+        raise StoreError(f"unknown label {label!r}", hint="use insult or troll")
+    ranked = (
+        sa.select(
+            comments.c.comment_id,
+            distance.label("distance"),
+            sa.func.row_number()
+            .over(partition_by=comments.c.thread_id, order_by=(distance, comments.c.comment_id))
+            .label("rank_in_thread"),
+        )
+        .where(comments.c.decision == "", comments.c.insult_label == "", comments.c.troll_label == "")
+        .subquery()
+    )
+    query = (
+        sa.select(*_comment_columns(), ranked.c.distance)
+        .select_from(
+            ranked.join(comments, comments.c.comment_id == ranked.c.comment_id).join(
+                threads, comments.c.thread_id == threads.c.thread_id
+            )
+        )
+        .where(ranked.c.rank_in_thread <= per_thread)
+        .order_by(ranked.c.distance, comments.c.comment_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return store.read(query)
+
+
+# --- changes -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to one comment, made on top of ``expected_version`` of it.
+
+    ``field`` is ``insult_label``, ``troll_label``, ``decision`` or ``note``; ``value`` is the new
+    value (a label value, a decision action, or the note text).
+    """
+
+    comment_id: str
+    field: str
+    value: str
+    expected_version: int
+    note: str = ""
+
+
+def _validate(change: Change) -> tuple[str, str]:
+    """(stored value, audit action) of a change, or a StoreError saying what is allowed."""
+    if change.field in _LABEL_FIELDS.values():
+        if change.value not in config.LABEL_VALUES:
+            raise StoreError(
+                f"{change.value!r} is not a label value", hint=f"use one of: {', '.join(config.LABEL_VALUES)}"
+            )
+        return change.value, "relabel"
+    if change.field == "decision":
+        if change.value not in DECISION_STATES:
+            raise StoreError(
+                f"{change.value!r} is not a decision",
+                hint=f"use one of: {', '.join(config.DECISION_ACTIONS)}",
+            )
+        return DECISION_STATES[change.value], "decide"
+    if change.field == "note":
+        return change.value, "note"
+    raise StoreError(f"{change.field!r} cannot be changed", hint="change a label, the decision or the note")
+
+
+def _conflict_message(change: Change, current: int, by: str) -> ConflictError:
+    who = by or "someone"
+    return ConflictError(
+        f"comment {change.comment_id} was changed by {who} (now version {current}) after you loaded "
+        f"version {change.expected_version}; your change to {change.field} was not saved",
+        changed_by=who,
+        hint="reload the comment, check what changed, and make your change again",
+    )
+
+
+def _apply_one(conn: Connection, user: User, change: Change, now: str) -> int:
+    value, action = _validate(change)
+    field = comments.c[change.field]
+    row = conn.execute(
+        sa.select(
+            comments.c.version, comments.c.updated_by, field, comments.c.decision, comments.c.model_version
+        )
+        .where(comments.c.comment_id == change.comment_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise StoreError(f"there is no comment {change.comment_id!r}", hint="reload the queue")
+    version, updated_by, before, decision, model_version = row
+    if version != change.expected_version:
+        raise _conflict_message(change, version, updated_by)
+    if action == "decide" and change.value == "restore" and decision != "rejected":
+        raise StoreError(
+            f"comment {change.comment_id} is not rejected, so it cannot be restored",
+            hint="only a rejected comment can be restored",
+        )
+    new_version = version + 1
+    conn.execute(
+        sa.update(comments)
+        .where(comments.c.comment_id == change.comment_id, comments.c.version == version)
+        .values({change.field: value, "version": new_version, "updated_by": user.name, "updated_at": now})
+    )
+    conn.execute(
+        sa.insert(audit_log).values(
+            at=now,
+            actor=user.name,
+            action=action,
+            comment_id=change.comment_id,
+            field=change.field,
+            before=before,
+            after=value,
+            comment_version=new_version,
+            model_version=model_version,
+            note=change.note,
+        )
+    )
+    if action == "relabel":
+        label = next(name for name, column in _LABEL_FIELDS.items() if column == change.field)
+        conn.execute(
+            sa.insert(labels).values(
+                comment_id=change.comment_id,
+                label=label,
+                value=value,
+                note=change.note,
+                moderator=user.name,
+                labelled_at=now,
+                model_version=model_version,
+            )
+        )
+    elif action == "decide":
+        conn.execute(
+            sa.insert(decisions).values(
+                comment_id=change.comment_id,
+                action=value,
+                note=change.note,
+                moderator=user.name,
+                decided_at=now,
+                model_version=model_version,
+            )
+        )
+    return new_version
+
+
+def _record_conflict(store: Store, user: User, change: Change, error: ConflictError) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            sa.insert(audit_log).values(
+                at=utc_now(),
+                actor=user.name,
+                action="conflict",
+                comment_id=change.comment_id,
+                field=change.field,
+                after=change.value,
+                comment_version=change.expected_version,
+                note=f"refused: changed by {error.changed_by}",
+            )
+        )
+
+
+def apply_changes(
+    store: Store,
+    user: User,
+    changes: Sequence[Change],
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Apply every change in one transaction: all of them, or none (a conflict undoes the rest).
+
+    Returns the new version of each changed comment. A stale change raises ``ConflictError``
+    (after recording the refused attempt in the audit log).
+    """
+    _require(user, "moderator", "change comments")
+    for change in changes:
+        _validate(change)
+    now = utc_now()
+    versions: dict[str, int] = {}
+    failed: tuple[Change, ConflictError] | None = None
+    try:
+        with store.transaction() as conn:
+            touched = set()
+            for index, change in enumerate(changes):
+                expected = versions.get(change.comment_id, change.expected_version)
+                if change.comment_id in versions:
+                    change = Change(change.comment_id, change.field, change.value, expected, change.note)
+                try:
+                    versions[change.comment_id] = _apply_one(conn, user, change, now)
+                except ConflictError as error:
+                    failed = (change, error)
+                    raise
+                if change.field == "decision":
+                    touched.add(change.comment_id)
+                if on_progress is not None:
+                    on_progress(index + 1)
+            if touched:
+                thread_ids = conn.execute(
+                    sa.select(comments.c.thread_id)
+                    .where(comments.c.comment_id.in_(sorted(touched)))
+                    .distinct()
+                ).scalars()
+                refresh_thread_risk(conn, list(thread_ids))
+    except ConflictError as error:
+        if failed is not None:
+            _record_conflict(store, user, failed[0], error)
+        raise
+    return versions
+
+
+def relabel(
+    store: Store,
+    user: User,
+    comment_id: str,
+    *,
+    label: str,
+    value: str,
+    expected_version: int,
+    note: str = "",
+) -> int:
+    """Set the insult or troll label of a comment (yes, no or unsure); returns its new version."""
+    if label not in _LABEL_FIELDS:
+        raise StoreError(f"unknown label {label!r}", hint="use insult or troll")
+    change = Change(comment_id, _LABEL_FIELDS[label], value, expected_version, note)
+    return apply_changes(store, user, [change])[comment_id]
+
+
+def decide(
+    store: Store, user: User, comment_id: str, *, action: str, expected_version: int, note: str = ""
+) -> int:
+    """Approve, reject, escalate or restore a comment; returns its new version."""
+    return apply_changes(store, user, [Change(comment_id, "decision", action, expected_version, note)])[
+        comment_id
+    ]
+
+
+def add_note(store: Store, user: User, comment_id: str, *, note: str, expected_version: int) -> int:
+    """Set the moderators' note on a comment; returns its new version."""
+    return apply_changes(store, user, [Change(comment_id, "note", note, expected_version)])[comment_id]
+
+
+def undo(store: Store, user: User, comment_id: str, *, expected_version: int) -> int | None:
+    """Revert ``user``'s latest change to the comment that is not undone yet; None when none is left."""
+    _require(user, "moderator", "change comments")
+    undone = sa.select(audit_log.c.undoes).where(audit_log.c.comment_id == comment_id, audit_log.c.undoes > 0)
+    last = store.read(
+        sa.select(audit_log.c.event_id, audit_log.c.field, audit_log.c.before)
+        .where(
+            audit_log.c.comment_id == comment_id,
+            audit_log.c.actor == user.name,
+            audit_log.c.action.in_(("relabel", "decide", "note")),
+            audit_log.c.event_id.not_in(undone),
+        )
+        .order_by(audit_log.c.event_id.desc())
+        .limit(1)
+    )
+    if last.empty:
+        return None
+    field, before, event_id = str(last.at[0, "field"]), str(last.at[0, "before"]), int(last.at[0, "event_id"])
+    now = utc_now()
+    change = Change(comment_id, field, before, expected_version, note=f"undo of event {event_id}")
+    try:
+        with store.transaction() as conn:
+            # The stored value is restored as it was, so bypass action names for decisions.
+            version = _apply_raw(conn, user, change, now, undoes=event_id)
+            if field == "decision":
+                thread_id = conn.execute(
+                    sa.select(comments.c.thread_id).where(comments.c.comment_id == comment_id)
+                ).scalar_one()
+                refresh_thread_risk(conn, [thread_id])
+    except ConflictError as error:
+        _record_conflict(store, user, change, error)
+        raise
+    return version
+
+
+def _apply_raw(conn: Connection, user: User, change: Change, now: str, *, undoes: int) -> int:
+    """Like ``_apply_one`` but sets the stored value exactly (an undo restores ``before``)."""
+    row = conn.execute(
+        sa.select(
+            comments.c.version, comments.c.updated_by, comments.c[change.field], comments.c.model_version
+        )
+        .where(comments.c.comment_id == change.comment_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise StoreError(f"there is no comment {change.comment_id!r}", hint="reload the queue")
+    version, updated_by, before, model_version = row
+    if version != change.expected_version:
+        raise _conflict_message(change, version, updated_by)
+    conn.execute(
+        sa.update(comments)
+        .where(comments.c.comment_id == change.comment_id, comments.c.version == version)
+        .values(
+            {change.field: change.value, "version": version + 1, "updated_by": user.name, "updated_at": now}
+        )
+    )
+    conn.execute(
+        sa.insert(audit_log).values(
+            at=now,
+            actor=user.name,
+            action="undo",
+            comment_id=change.comment_id,
+            field=change.field,
+            before=before,
+            after=change.value,
+            comment_version=version + 1,
+            model_version=model_version,
+            note=change.note,
+            undoes=undoes,
+        )
+    )
+    return version + 1
+
+
+# --- models (admins only) ------------------------------------------------------------------------------
+
+
+def promote_model(store: Store, user: User, version: str, *, models_dir: str | Path | None = None) -> str:
+    """Make ``version`` the active model (admins only); returns the previously active one."""
+    from moderation.registry import promote
+
+    _require(user, "admin", "promote a model")
+    previous = promote(version, models_dir=models_dir)
+    with store.transaction() as conn:
+        conn.execute(
+            sa.insert(audit_log).values(
+                at=utc_now(),
+                actor=user.name,
+                action="promote",
+                before=previous,
+                after=version,
+                model_version=version,
+            )
+        )
+    return previous
+
+
+def rollback_model(store: Store, user: User, *, models_dir: str | Path | None = None) -> str:
+    """Make the previously active model active again (admins only); returns it."""
+    from moderation.registry import active_version, rollback
+
+    _require(user, "admin", "roll back the model")
+    current = active_version(models_dir=models_dir)
+    previous = rollback(models_dir=models_dir)
+    with store.transaction() as conn:
+        conn.execute(
+            sa.insert(audit_log).values(
+                at=utc_now(),
+                actor=user.name,
+                action="rollback",
+                before=current,
+                after=previous,
+                model_version=previous,
+            )
+        )
+    return previous
+
+
+# --- export and statistics -----------------------------------------------------------------------------
+
+#: What ``export`` can write, and the query of each.
+EXPORTS = ("labels", "decisions", "audit")
+
+
+def decisions_frame(store: Store) -> pd.DataFrame:
+    """Every decision with its comment's thread, for the Stats page and exports."""
+    return store.read(
+        sa.select(
+            decisions.c.decision_event_id,
+            decisions.c.comment_id,
+            comments.c.thread_id,
+            decisions.c.action,
+            decisions.c.moderator,
+            decisions.c.decided_at,
+            decisions.c.model_version,
+            decisions.c.note,
+        )
+        .select_from(decisions.join(comments, comments.c.comment_id == decisions.c.comment_id))
+        .order_by(decisions.c.decision_event_id)
+    )
+
+
+def _export_frame(store: Store, what: str) -> pd.DataFrame:
+    if what == "labels":
+        return store.read(
+            sa.select(
+                labels.c.label_event_id,
+                labels.c.comment_id,
+                comments.c.thread_id,
+                labels.c.label,
+                labels.c.value,
+                labels.c.moderator,
+                labels.c.labelled_at,
+                labels.c.model_version,
+                labels.c.note,
+                comments.c.text,
+            )
+            .select_from(labels.join(comments, comments.c.comment_id == labels.c.comment_id))
+            .order_by(labels.c.label_event_id)
+        )
+    if what == "decisions":
+        return decisions_frame(store)
+    if what == "audit":
+        return store.read(sa.select(audit_log).order_by(audit_log.c.event_id))
+    raise StoreError(f"cannot export {what!r}", hint=f"export one of: {', '.join(EXPORTS)}")
+
+
+def export(store: Store, what: str, output: str | Path) -> int:
+    """Write labels, decisions or the audit log to CSV, JSONL or Parquet; returns the row count.
+
+    CSV cells that a spreadsheet would run as a formula are neutralised by the writer.
+    """
+    from moderation.output import FrameWriter
+
+    frame = _export_frame(store, what)
+    with FrameWriter(output) as writer:
+        writer.write(frame)
+    return len(frame)
