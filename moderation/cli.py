@@ -418,6 +418,25 @@ def models_rollback() -> None:
     typer.echo(f"active model is now {rollback()}")
 
 
+@app.command("audit-bias")
+def audit_bias_command(
+    model: Annotated[
+        str | None, typer.Option("--model", help="model version or path (default: the active model)")
+    ] = None,
+    label: Annotated[str, typer.Option("--label", help="which score to audit: insult or troll")] = "insult",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="also write every figure to this JSON file")
+    ] = None,
+) -> None:
+    """Audit identity-term bias: per-term false-positive rate, subgroup, BPSN and BNSP AUCs."""
+    from moderation.audit import audit_bias
+
+    result = audit_bias(model_ref=model, label=label)
+    typer.echo(result.to_markdown())
+    if output is not None:
+        typer.echo(f"wrote {result.write_json(output)}")
+
+
 class _progress:
     """A rows-scored counter on stderr when it is a terminal; silent in pipes and CI."""
 
