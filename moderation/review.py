@@ -51,7 +51,10 @@ __all__ = [
     "comment",
     "decide",
     "decisions_frame",
+    "decisions_over_time",
+    "decisions_per_moderator",
     "export",
+    "flagged_share_by_source",
     "flagged_threads",
     "get_user",
     "list_users",
@@ -60,6 +63,7 @@ __all__ = [
     "promote_model",
     "relabel",
     "rollback_model",
+    "score_histogram",
     "thread_comments",
     "undo",
     "unreviewed_comments",
@@ -851,3 +855,76 @@ def export(store: Store, what: str, output: str | Path) -> int:
     with FrameWriter(output) as writer:
         writer.write(frame)
     return len(frame)
+
+
+def decisions_over_time(store: Store) -> pd.DataFrame:
+    """Decisions per UTC day and action (columns ``day``, ``action``, ``n``), oldest day first."""
+    day = sa.func.substr(decisions.c.decided_at, 1, 10).label("day")
+    return store.read(
+        sa.select(day, decisions.c.action, sa.func.count().label("n"))
+        .group_by("day", decisions.c.action)
+        .order_by("day", decisions.c.action)
+    )
+
+
+def decisions_per_moderator(store: Store) -> pd.DataFrame:
+    """Decisions per moderator and action (columns ``moderator``, ``action``, ``n``), by name."""
+    return store.read(
+        sa.select(decisions.c.moderator, decisions.c.action, sa.func.count().label("n"))
+        .group_by(decisions.c.moderator, decisions.c.action)
+        .order_by(decisions.c.moderator, decisions.c.action)
+    )
+
+
+def score_histogram(store: Store, *, bins: int = config.SCORE_BINS) -> pd.DataFrame:
+    """How the current scores of all comments spread over ``bins`` equal bins from 0 to 1.
+
+    One row per label and bin, empty bins included: ``label``, ``bin_start``, ``bin_end``, ``n``.
+    Bins are closed on the left; a score of exactly 1 falls in the last bin.
+    """
+    if not 1 <= bins <= 1_000:
+        raise StoreError(f"{bins} histogram bins is out of range", hint="use 1 to 1000 bins")
+    edges = [i / bins for i in range(bins + 1)]
+    frames = []
+    for label in config.LABELS:
+        score = comments.c[f"{label}_score"]
+        # One CASE over the inner edges: a single scan, the same on SQLite and PostgreSQL.
+        inner = [(score < edge, i) for i, edge in enumerate(edges[1:-1])]
+        which = sa.case(*inner, else_=bins - 1) if inner else sa.literal(0)
+        counts = store.read(
+            sa.select(which.label("bin"), sa.func.count().label("n")).select_from(comments).group_by("bin")
+        )
+        n = dict(zip(counts["bin"].astype(int), counts["n"].astype(int), strict=True))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "label": label,
+                    "bin_start": edges[:-1],
+                    "bin_end": edges[1:],
+                    "n": [n.get(i, 0) for i in range(bins)],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def flagged_share_by_source(store: Store) -> pd.DataFrame:
+    """Per ingested dump: ``source`` (its path; "" when unknown), ``format``, ``n_comments``,
+    ``n_flagged`` and ``flagged_share``; highest share first."""
+    flagged = sa.func.sum(sa.case((comments.c.flag != "", 1), else_=0))
+    frame = store.read(
+        sa.select(
+            sa.func.coalesce(sources.c.path, "").label("source"),
+            sa.func.coalesce(sources.c.format, "").label("format"),
+            sa.func.count().label("n_comments"),
+            flagged.label("n_flagged"),
+        )
+        .select_from(comments.outerjoin(sources, comments.c.source_id == sources.c.source_id))
+        .group_by(sources.c.path, sources.c.format)
+    )
+    if frame.empty:
+        return frame.assign(flagged_share=pd.Series(dtype="float64"))
+    frame["n_comments"] = frame["n_comments"].astype(int)
+    frame["n_flagged"] = frame["n_flagged"].astype(int)
+    frame["flagged_share"] = frame["n_flagged"] / frame["n_comments"]
+    return frame.sort_values(["flagged_share", "source"], ascending=[False, True], ignore_index=True)

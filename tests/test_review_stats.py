@@ -1,0 +1,135 @@
+"""Statistics for the dashboard's Stats page: decisions over time and per moderator, score
+histograms and flagged share per source, on SQLite and PostgreSQL, against planted decisions
+and against the same figures computed from the comments table with pandas.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from moderation import review
+from moderation.errors import StoreError
+from moderation.registry import load_model
+from moderation.review import (
+    User,
+    decide,
+    decisions_over_time,
+    decisions_per_moderator,
+    flagged_share_by_source,
+    score_histogram,
+)
+from moderation.store import comments, ingest_files, open_store
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"
+ALICE = User("alice", "moderator")
+BOB = User("bob", "moderator")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture
+def store(db_url: str, model, tmp_path: Path):
+    store = open_store(db_url)
+    ingest_files(store, [DEMO], model=model, rejects_path=tmp_path / "r.jsonl")
+    yield store
+    store.close()
+
+
+def _version(store, comment_id: str) -> int:
+    return int(store.read(sa.select(comments.c.version).where(comments.c.comment_id == comment_id)).iat[0, 0])
+
+
+def test_empty_store_has_empty_decision_stats(db_url: str) -> None:
+    store = open_store(db_url)
+    assert decisions_over_time(store).empty
+    assert decisions_per_moderator(store).empty
+    assert flagged_share_by_source(store).empty
+    assert score_histogram(store)["n"].sum() == 0
+    store.close()
+
+
+def test_decisions_are_counted_per_day_action_and_moderator(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    planted = [  # (day, moderator, comment, action)
+        ("2026-03-01", ALICE, "s1", "approve"),
+        ("2026-03-01", ALICE, "s3", "reject"),
+        ("2026-03-01", BOB, "s5", "reject"),
+        ("2026-03-02", ALICE, "s7", "escalate"),
+        ("2026-03-02", BOB, "s3", "restore"),
+        ("2026-03-04", BOB, "t5", "approve"),
+    ]
+    for day, user, comment_id, action in planted:
+        monkeypatch.setattr(review, "utc_now", lambda day=day: f"{day}T12:00:00.000000Z")
+        decide(store, user, comment_id, action=action, expected_version=_version(store, comment_id))
+
+    over_time = decisions_over_time(store)
+    assert over_time[["day", "action", "n"]].values.tolist() == [
+        ["2026-03-01", "approved", 1],
+        ["2026-03-01", "rejected", 2],
+        ["2026-03-02", "escalated", 1],
+        ["2026-03-02", "restored", 1],
+        ["2026-03-04", "approved", 1],
+    ]
+    per_moderator = decisions_per_moderator(store)
+    assert per_moderator[["moderator", "action", "n"]].values.tolist() == [
+        ["alice", "approved", 1],
+        ["alice", "escalated", 1],
+        ["alice", "rejected", 1],
+        ["bob", "approved", 1],
+        ["bob", "rejected", 1],
+        ["bob", "restored", 1],
+    ]
+
+
+@pytest.mark.parametrize("bins", [1, 7, 20])
+def test_score_histogram_matches_numpy_on_the_stored_scores(store, bins: int) -> None:
+    stored = store.read(sa.select(comments.c.insult_score, comments.c.troll_score))
+    histogram = score_histogram(store, bins=bins)
+    assert len(histogram) == 2 * bins
+    edges = np.array([i / bins for i in range(bins + 1)])
+    for label in ("insult", "troll"):
+        rows = histogram[histogram["label"] == label]
+        expected, _ = np.histogram(stored[f"{label}_score"].to_numpy(), bins=edges)
+        assert rows["n"].tolist() == expected.tolist()
+        assert rows["bin_start"].tolist() == pytest.approx(edges[:-1].tolist())
+        assert rows["n"].sum() == len(stored)
+
+
+def test_score_histogram_refuses_a_silly_bin_count(store) -> None:
+    with pytest.raises(StoreError, match="bins"):
+        score_histogram(store, bins=0)
+
+
+def test_flagged_share_by_source_matches_the_comments_table(store, model, tmp_path: Path) -> None:
+    calm = tmp_path / "calm.jsonl"
+    calm.write_text(
+        "".join(
+            json.dumps(
+                {"id": f"calm{i}", "thread_id": "garden", "text": f"Lovely tomatoes this year, row {i}."}
+            )
+            + "\n"
+            for i in range(4)
+        ),
+        encoding="utf-8",
+    )
+    ingest_files(store, [calm], model=model, rejects_path=tmp_path / "r.jsonl")
+    shares = flagged_share_by_source(store)
+    assert len(shares) == 2
+    stored = store.read(sa.select(comments.c.comment_id, comments.c.flag))
+    demo_ids = {json.loads(line)["id"] for line in DEMO.read_text().splitlines() if line.strip()}
+    demo = stored[stored["comment_id"].isin(demo_ids)]
+    by_source = shares.set_index(shares["source"].map(lambda p: Path(p).name))
+    assert by_source.loc["demo_comments.jsonl", "n_comments"] == len(demo)
+    assert by_source.loc["demo_comments.jsonl", "n_flagged"] == int((demo["flag"] != "").sum())
+    assert by_source.loc["calm.jsonl", "n_comments"] == 4
+    assert by_source.loc["calm.jsonl", "flagged_share"] == pytest.approx(
+        (stored[stored["comment_id"].str.startswith("calm")]["flag"] != "").mean()
+    )
+    assert shares["flagged_share"].is_monotonic_decreasing
