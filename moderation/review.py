@@ -64,6 +64,7 @@ __all__ = [
     "relabel",
     "rollback_model",
     "score_histogram",
+    "scored_model_versions",
     "thread_comments",
     "undo",
     "unreviewed_comments",
@@ -928,3 +929,9 @@ def flagged_share_by_source(store: Store) -> pd.DataFrame:
     frame["n_flagged"] = frame["n_flagged"].astype(int)
     frame["flagged_share"] = frame["n_flagged"] / frame["n_comments"]
     return frame.sort_values(["flagged_share", "source"], ascending=[False, True], ignore_index=True)
+
+
+def scored_model_versions(store: Store) -> list[str]:
+    """The model versions behind the current scores of stored comments (for a queue filter)."""
+    frame = store.read(sa.select(comments.c.model_version).distinct().order_by(comments.c.model_version))
+    return [str(v) for v in frame["model_version"] if v]

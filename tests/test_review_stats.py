@@ -133,3 +133,7 @@ def test_flagged_share_by_source_matches_the_comments_table(store, model, tmp_pa
         (stored[stored["comment_id"].str.startswith("calm")]["flag"] != "").mean()
     )
     assert shares["flagged_share"].is_monotonic_decreasing
+
+
+def test_scored_model_versions_lists_the_versions_behind_current_scores(store, model) -> None:
+    assert review.scored_model_versions(store) == [model.version]
