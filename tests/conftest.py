@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgcluster import ClusterError, throwaway_cluster, url_for
 
 from moderation import config
 
@@ -47,11 +45,6 @@ def example_page() -> Path:
 # --- databases: SQLite files and a throwaway PostgreSQL cluster --------------------------------
 
 
-def _postgres_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_socket() -> Iterator[Path]:
     """A PostgreSQL cluster started for this test session, reachable on a unix socket only.
@@ -61,37 +54,11 @@ def postgres_socket() -> Iterator[Path]:
     """
     if os.environ.get("MODERATION_SKIP_POSTGRES") == "1":
         pytest.skip("MODERATION_SKIP_POSTGRES=1: the PostgreSQL half of the store tests is skipped")
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.fail(
-            "PostgreSQL's server binaries are missing (/usr/lib/postgresql/*/bin/initdb); "
-            "run scripts/test.sh, which installs Debian's postgresql package"
-        )
-    base = Path(tempfile.mkdtemp(prefix="modpg-"))  # short: a socket path must fit in 107 bytes
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(base, "postgres", "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, log = base / "data", base / "server.log"
-
-    def run(*args: str) -> None:
-        result = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            pytest.fail(f"PostgreSQL did not start: {' '.join(args[:2])}: {result.stderr}{detail}")
-
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-    options = f"-k {base} -c listen_addresses='' -p 5432 -c fsync=off -c max_connections=60"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start")
     try:
-        yield base
-    finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        with throwaway_cluster() as socket_dir:
+            yield socket_dir
+    except ClusterError as error:
+        pytest.fail(str(error))
 
 
 _database_counter = itertools.count()
@@ -101,13 +68,11 @@ def _new_postgres_database(socket_dir: Path) -> str:
     import sqlalchemy as sa
 
     name = f"t{os.getpid()}_{next(_database_counter)}"
-    admin = sa.create_engine(
-        f"postgresql+psycopg://postgres@/postgres?host={socket_dir}&port=5432", isolation_level="AUTOCOMMIT"
-    )
+    admin = sa.create_engine(url_for(socket_dir), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
-    return f"postgresql+psycopg://postgres@/{name}?host={socket_dir}&port=5432"
+    return url_for(socket_dir, name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
