@@ -437,6 +437,113 @@ def audit_bias_command(
         typer.echo(f"wrote {result.write_json(output)}")
 
 
+# --- the dashboard (dashboard/app.py, run by Streamlit) ------------------------------------------
+
+#: Tells dashboard/app.py whether to ask for a sign-in (``dashboard.session.AUTH_ENV_VAR``).
+DASHBOARD_AUTH_ENV_VAR = "MODERATION_DASHBOARD_AUTH"
+#: Addresses that only this machine can reach: the only ones allowed without a sign-in.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_DASHBOARD_PORT = 8501
+
+PortOpt = Annotated[int, typer.Option("--port", help="port the dashboard listens on")]
+
+
+def run_dashboard(
+    *, db: str | None = None, port: int = DEFAULT_DASHBOARD_PORT, host: str = "127.0.0.1", auth: bool = True
+) -> int:
+    """Run ``streamlit run dashboard/app.py`` on the store ``db`` until it stops; returns its exit code.
+
+    Without ``auth`` everyone who reaches the page acts as an admin, so it listens on 127.0.0.1 only.
+    """
+    import os
+    import signal
+    import subprocess
+
+    from moderation import config
+    from moderation.store import open_store, resolve_db_url
+
+    if not auth and host not in LOOPBACK_HOSTS:
+        raise ModerationError(
+            f"--no-auth listens on 127.0.0.1 only, not on {host}",
+            hint="drop --host, or keep the sign-in (drop --no-auth) and add users: moderation users add NAME",
+        )
+    app_path = config.PROJECT_ROOT / "dashboard" / "app.py"
+    if not app_path.is_file():
+        raise ModerationError(
+            f"the dashboard is not at {app_path}",
+            hint="run it from a checkout of the project, installed with: pip install -e .",
+        )
+    url = resolve_db_url(db)
+    with open_store(url):  # migrates the schema, and fails here with a clear message
+        pass
+    env = {**os.environ, config.DB_ENV_VAR: url, DASHBOARD_AUTH_ENV_VAR: "on" if auth else "off"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_path),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    who = "sign in as a store user" if auth else "no sign-in: you act as the local admin"
+    _echo_err(f"dashboard on http://{host}:{port} ({who}); Ctrl-C stops it")
+    process = subprocess.Popen(command, env=env)  # noqa: S603 (our own interpreter and app)
+    # Stopping this command stops Streamlit too (a service manager sends SIGTERM).
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: process.send_signal(signum))
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@app.command()
+def dashboard(
+    db: DbOpt = None,
+    port: PortOpt = DEFAULT_DASHBOARD_PORT,
+    host: Annotated[
+        str, typer.Option("--host", help="address to listen on (0.0.0.0: every interface; needs the sign-in)")
+    ] = "127.0.0.1",
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="no sign-in: act as the local admin (127.0.0.1 only)")
+    ] = False,
+) -> None:
+    """Open the moderation dashboard on the store; moderators sign in as store users."""
+    code = run_dashboard(db=db, port=port, host=host, auth=not no_auth)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="SQLite file to create (default: a new one in a temporary folder)"),
+    ] = None,
+    port: PortOpt = DEFAULT_DASHBOARD_PORT,
+) -> None:
+    """Load the shipped demo threads into a fresh SQLite store and open the dashboard on it
+    (no sign-in, 127.0.0.1 only)."""
+    import tempfile
+
+    from moderation import config
+    from moderation.store import ingest_files, open_store
+
+    if db is None:
+        db = Path(tempfile.mkdtemp(prefix="moderation-demo-")) / "demo.db"
+    elif db.exists():
+        raise ModerationError(f"{db} already exists", hint="pass --db with a new file name, or delete it")
+    with open_store(str(db)) as store:
+        summary = ingest_files(
+            store,
+            [config.DEMO_DATA_DIR / "demo_comments.jsonl"],
+            rejects_path=db.with_name(db.name + ".rejects.jsonl"),
+        )
+    typer.echo(f"{summary.line()}; store {db}")
+    code = run_dashboard(db=str(db), port=port, host="127.0.0.1", auth=False)
+    if code:
+        raise typer.Exit(code)
+
+
 class _progress:
     """A rows-scored counter on stderr when it is a terminal; silent in pipes and CI."""
 
