@@ -194,6 +194,9 @@ def ingest(
         Path | None,
         typer.Option("--rejects", help="where to write rejected rows (default: ./FIRST_INPUT.rejects.jsonl)"),
     ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="worker processes for scoring (the store gets the same rows)")
+    ] = 1,
 ) -> None:
     """Load INPUT dumps into the store and score them; running it again adds nothing new."""
     from moderation.store import ingest_files, open_store
@@ -208,6 +211,7 @@ def ingest(
             include_pingbacks=include_pingbacks,
             model_ref=model,
             rejects_path=rejects,
+            jobs=jobs,
             on_progress=advance,
         )
     _print_warnings(summary.warnings)

@@ -67,6 +67,12 @@ def _init_worker(model_ref: str | None) -> None:
     _worker_model = load_model(model_ref)
 
 
+def _use_model(model: object) -> None:
+    """Pool initializer for forked workers that inherit an already loaded model."""
+    global _worker_model
+    _worker_model = model
+
+
 def _score_in_worker(frame: pd.DataFrame) -> pd.DataFrame:
     assert _worker_model is not None
     return _worker_model.score_frame(frame)

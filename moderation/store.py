@@ -31,7 +31,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -598,24 +598,6 @@ _COMMENT_VALUES = (
 )
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _existing(conn: Connection, ids: list[str]) -> dict[str, tuple[str, int, str]]:
-    """comment_id -> (text_sha256, version, text) for the ids the store already holds."""
-    found: dict[str, tuple[str, int, str]] = {}
-    for batch in _batches(ids, config.STORE_LOOKUP_BATCH):
-        rows = conn.execute(
-            sa.select(
-                comments.c.comment_id, comments.c.text_sha256, comments.c.version, comments.c.text
-            ).where(comments.c.comment_id.in_(batch))
-        )
-        for comment_id, sha, version, text in rows:
-            found[comment_id] = (sha, version, text)
-    return found
-
-
 def _source_id(conn: Connection, path: str, format: str) -> int:
     now = utc_now()
     row = conn.execute(sa.select(sources.c.source_id).where(sources.c.path == path)).first()
@@ -628,22 +610,76 @@ def _source_id(conn: Connection, path: str, format: str) -> int:
     return int(result.inserted_primary_key[0])
 
 
-def _store_frame(
-    conn: Connection, frame: pd.DataFrame, *, model: Any, source_ids: dict[str, int], summary: IngestSummary
-) -> set[str]:
-    """Add new comments and update changed ones of one frame; returns the threads touched."""
-    frame = frame.drop_duplicates("comment_id", keep="last")
+def _existing(conn: Connection, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """comment_id -> (text_sha256, version) for the ids the store already holds."""
+    found: dict[str, tuple[str, int]] = {}
+    for batch in _batches(ids, config.STORE_LOOKUP_BATCH):
+        rows = conn.execute(
+            sa.select(comments.c.comment_id, comments.c.text_sha256, comments.c.version).where(
+                comments.c.comment_id.in_(batch)
+            )
+        )
+        for comment_id, sha, version in rows:
+            found[comment_id] = (sha, version)
+    return found
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, columns: dict[str, list]) -> None:
+    """INSERT many rows given as one list per column, as bound parameters.
+
+    The statement is compiled once for the dialect and the rows go straight to the driver's
+    executemany: per-row parameter processing in SQLAlchemy cost more than the insert itself.
+    """
+    names = list(columns)
+    compiled = sa.insert(table).compile(dialect=conn.dialect, column_keys=names)
+    if compiled.positional:
+        rows: list = list(zip(*(columns[name] for name in compiled.positiontup), strict=True))
+    else:
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    if rows:
+        conn.exec_driver_sql(str(compiled), rows)
+
+
+def _values(frame: pd.DataFrame, column: str) -> list:
+    """A column as plain Python values (ints, floats, str, None)."""
+    series = frame[column]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.to_numpy().tolist()
+    return series.to_numpy(dtype=object).tolist()
+
+
+def _needs_scores(conn: Connection, frame: pd.DataFrame) -> bool:
+    """Whether any comment of the frame is new or has a changed text."""
     ids = frame["comment_id"].astype(str).tolist()
-    texts = frame["text"].astype(str).tolist()
-    shas = [text_sha256(t) for t in texts]
+    existing = _existing(conn, ids)
+    if len(existing) < len(set(ids)):
+        return True
+    shas = (text_sha256(t) for t in frame["text"].astype(str).tolist())
+    return any(existing[i][0] != sha for i, sha in zip(ids, shas, strict=True))
+
+
+def _store_frame(
+    conn: Connection,
+    frame: pd.DataFrame,
+    *,
+    score: Callable[[], pd.DataFrame],
+    source_ids: dict[str, int],
+    summary: IngestSummary,
+) -> set[str]:
+    """Add new comments and update changed ones of one frame; returns the threads touched.
+
+    ``score()`` returns the whole frame scored (so context features saw the thread); it is
+    called only when some comment is new or changed.
+    """
+    ids = frame["comment_id"].astype(str).tolist()
+    shas = [text_sha256(t) for t in frame["text"].astype(str).tolist()]
     existing = _existing(conn, ids)
     is_new = np.array([i not in existing for i in ids], dtype=bool)
     is_changed = np.array([i in existing and existing[i][0] != s for i, s in zip(ids, shas, strict=True)])
     summary.unchanged += int((~is_new & ~is_changed).sum())
     if not (is_new.any() or is_changed.any()):
         return set()
-    # Score the whole frame so context features see the thread, then keep what is stored.
-    scored = model.score_frame(frame.reset_index(drop=True))
+    scored = score()
     scored["text_sha256"] = shas
     scored["position"] = frame["record"].to_numpy() if "record" in frame else np.arange(len(frame))
     scored["source_status"] = scored.get("status", "")
@@ -657,18 +693,24 @@ def _store_frame(
     touched = set(scored.loc[is_new | is_changed, "thread_id"].astype(str))
     if len(new_rows):
         _ensure_threads(conn, new_rows, source_ids)
-        records = [
-            {name: _plain(value) for name, value in record.items()}
-            for record in new_rows[list(_COMMENT_VALUES)].to_dict("records")
-        ]
-        conn.execute(sa.insert(comments), records)
-        conn.execute(sa.insert(scores), _score_records(new_rows, now))
+        _bulk_insert(conn, comments, {name: _values(new_rows, name) for name in _COMMENT_VALUES})
+        _bulk_insert(conn, scores, _score_columns(new_rows, now))
         summary.added += len(new_rows)
 
     changed_rows = scored[is_changed]
+    old_texts: dict[str, str] = {}
+    if len(changed_rows):
+        changed_ids = changed_rows["comment_id"].astype(str).tolist()
+        old_texts = dict(
+            conn.execute(
+                sa.select(comments.c.comment_id, comments.c.text).where(
+                    comments.c.comment_id.in_(changed_ids)
+                )
+            ).all()
+        )
     for record in changed_rows.to_dict("records"):
         comment_id = str(record["comment_id"])
-        _, version, old_text = existing[comment_id]
+        version = existing[comment_id][1]
         conn.execute(
             sa.update(comments)
             .where(comments.c.comment_id == comment_id)
@@ -698,7 +740,7 @@ def _store_frame(
                 action="edit",
                 comment_id=comment_id,
                 field="text",
-                before=old_text,
+                before=old_texts.get(comment_id, ""),
                 after=record["text"],
                 comment_version=version + 1,
                 model_version=record["model_version"],
@@ -706,27 +748,17 @@ def _store_frame(
             )
         )
     if len(changed_rows):
-        conn.execute(sa.insert(scores), _score_records(changed_rows, now))
+        _bulk_insert(conn, scores, _score_columns(changed_rows, now))
         summary.updated += len(changed_rows)
     return touched
 
 
-def _score_records(scored: pd.DataFrame, now: str) -> list[dict]:
-    return [
-        {
-            "comment_id": str(r["comment_id"]),
-            "model_version": r["model_version"],
-            "insult_score": float(r["insult_score"]),
-            "troll_score": float(r["troll_score"]),
-            "flag": r["flag"],
-            "reasons": r["reasons"],
-            "text_sha256": r["text_sha256"],
-            "scored_at": now,
-        }
-        for r in scored[
-            ["comment_id", "model_version", "insult_score", "troll_score", "flag", "reasons", "text_sha256"]
-        ].to_dict("records")
-    ]
+def _score_columns(scored: pd.DataFrame, now: str) -> dict[str, list]:
+    columns = {"comment_id": [str(i) for i in _values(scored, "comment_id")]}
+    for name in ("model_version", "insult_score", "troll_score", "flag", "reasons", "text_sha256"):
+        columns[name] = _values(scored, name)
+    columns["scored_at"] = [now] * len(scored)
+    return columns
 
 
 def _ensure_threads(conn: Connection, rows: pd.DataFrame, source_ids: dict[str, int]) -> None:
@@ -752,6 +784,49 @@ def _ensure_threads(conn: Connection, rows: pd.DataFrame, source_ids: dict[str, 
         )
 
 
+def _scoring_pool(model: Any, jobs: int) -> Any:
+    """Worker processes that score frames with ``model`` (handed over when they fork)."""
+    import multiprocessing
+
+    from moderation.scoring import _use_model
+
+    return multiprocessing.get_context("fork").Pool(jobs, initializer=_use_model, initargs=(model,))
+
+
+def _scored_lazily(
+    store: Store, frames: Iterable[pd.DataFrame], *, model: Any, pool: Any, window: int
+) -> Iterator[tuple[pd.DataFrame, Callable[[], pd.DataFrame]]]:
+    """Yield each frame (deduplicated by comment id) with a function returning it scored.
+
+    Without a pool, scoring happens only when called, i.e. only for frames holding new or
+    changed comments. With a pool, frames that need scores are sent to the workers as they are
+    read, and up to ``window`` frames are in flight while the caller writes earlier ones.
+    """
+    from collections import deque
+
+    from moderation.scoring import _score_in_worker
+
+    def inline(frame: pd.DataFrame) -> Callable[[], pd.DataFrame]:
+        return lambda: model.score_frame(frame)
+
+    pending: deque = deque()
+    for raw in frames:
+        frame = raw.drop_duplicates("comment_id", keep="last").reset_index(drop=True)
+        if pool is None:
+            yield frame, inline(frame)
+            continue
+        with store.engine.connect() as conn:
+            needed = _needs_scores(conn, frame)
+        job = pool.apply_async(_score_in_worker, (frame,)) if needed else None
+        pending.append((frame, job))
+        while len(pending) > window:
+            frame, job = pending.popleft()
+            yield frame, (job.get if job is not None else inline(frame))
+    while pending:
+        frame, job = pending.popleft()
+        yield frame, (job.get if job is not None else inline(frame))
+
+
 def ingest_files(
     store: Store,
     inputs: Iterable[str | Path],
@@ -764,6 +839,7 @@ def ingest_files(
     model: Any = None,
     rejects_path: str | Path | None = None,
     chunk_rows: int | None = None,
+    jobs: int = 1,
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Load dump files into the store, scored by the active model (or ``model_ref``).
@@ -771,6 +847,8 @@ def ingest_files(
     Idempotent: a comment already stored with the same text is left alone; one whose text
     changed is updated, rescored and its old text kept in the audit log. Each frame is one
     transaction, so an interrupted ingest keeps every frame it finished and a rerun completes it.
+    With ``jobs`` > 1, frames are scored in that many worker processes while this one reads
+    and writes; what is stored is the same as with ``jobs=1``.
     """
     from moderation.ingest import ReadReport, RejectsSink, read_comments
     from moderation.registry import load_model
@@ -787,7 +865,10 @@ def ingest_files(
     touched: set[str] = set()
     with store.transaction() as conn:
         register_model(conn, model)
-    with RejectsSink(rejects_path) as rejects:
+    if jobs < 1:
+        raise StoreError(f"--jobs must be at least 1, not {jobs}", hint="pass --jobs 1 or more")
+    pool = _scoring_pool(model, jobs) if jobs > 1 else None
+    with RejectsSink(rejects_path) as rejects, pool or nullcontext():
         for path in inputs:
             with store.transaction() as conn:
                 source_ids = {str(path): _source_id(conn, str(path.resolve()), format)}
@@ -802,9 +883,9 @@ def ingest_files(
                 rejects=rejects,
                 report=report,
             )
-            for frame in frames:
+            for frame, score in _scored_lazily(store, frames, model=model, pool=pool, window=jobs):
                 with store.transaction() as conn:
-                    touched |= _store_frame(conn, frame, model=model, source_ids=source_ids, summary=summary)
+                    touched |= _store_frame(conn, frame, score=score, source_ids=source_ids, summary=summary)
                 if on_progress is not None:
                     on_progress(len(frame))
             with store.transaction() as conn:
@@ -912,7 +993,7 @@ def rescore(
                 ),
                 {"ids": scored["comment_id"].tolist()},
             )
-            conn.execute(sa.insert(scores), _score_records(scored, now))
+            _bulk_insert(conn, scores, _score_columns(scored, now))
             conn.execute(
                 sa.update(comments)
                 .where(comments.c.comment_id == sa.bindparam("b_comment_id"))

@@ -265,3 +265,24 @@ def test_ingest_cli_then_export_cli(tmp_path: Path) -> None:
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     assert "wrote 2 rows" in exported.stdout
+
+
+def test_ingest_with_two_scoring_workers_stores_the_same_rows(model, tmp_path: Path) -> None:
+    rows = [
+        {"id": f"c{i}", "thread_id": f"t{i % 7}", "author": f"u{i % 5}", "text": text}
+        for i, text in enumerate(["You are an idiot.", "Nice photo!", "Troll harder, loser.", "Agreed."] * 60)
+    ]
+    dump = _write_jsonl(tmp_path / "d.jsonl", rows)
+    frames = {}
+    for jobs in (1, 2):
+        store = open_store(str(tmp_path / f"jobs{jobs}.db"))
+        summary = ingest_files(
+            store, [dump], model=model, jobs=jobs, chunk_rows=50, rejects_path=tmp_path / "r"
+        )
+        assert summary.added == len(rows)
+        frames[jobs] = store.read(
+            sa.select(comments.c.comment_id, comments.c.insult_score, comments.c.troll_score, comments.c.flag,
+                      comments.c.reasons).order_by(comments.c.comment_id)
+        )  # fmt: skip
+        store.close()
+    assert frames[1].equals(frames[2])
