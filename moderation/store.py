@@ -853,10 +853,10 @@ def ingest_files(
     from moderation.ingest import ReadReport, RejectsSink, read_comments
     from moderation.registry import load_model
 
-    started = time.perf_counter()
     inputs = [Path(p) for p in inputs]
     if model is None:
         model = load_model(model_ref)
+    started = time.perf_counter()  # the rate excludes loading the model
     summary = IngestSummary(model_version=model.version)
     if rejects_path is None and inputs:
         rejects_path = Path.cwd() / (inputs[0].name + ".rejects.jsonl")
