@@ -14,6 +14,7 @@ calibrates itself). ``ModerationModel`` is the artifact the registry stores and 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -210,7 +211,25 @@ def _texts_of(frame: pd.DataFrame) -> list[str]:
             "the frame has no 'text' column",
             hint="read the input with moderation.ingest.read_comments, or name the column 'text'",
         )
-    return ["" if not isinstance(t, str) else t[: config.MAX_COMMENT_CHARS] for t in frame["text"].tolist()]
+    return [_model_text(t) for t in frame["text"].tolist()]
+
+
+_NUL_AND_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def _model_text(text: object) -> str:
+    """The text as the features expect it, whoever calls: NFC, with no NUL or control characters.
+
+    The readers already hand over such text (``normalize_text``); a direct caller of
+    ``score_frame``/``score_texts`` may not, and the features join a batch with NUL, so a NUL
+    inside a text would move signals onto its neighbour. NFC makes "é" and "e" + U+0301 equal.
+    """
+    if not isinstance(text, str):
+        return ""
+    text = text[: config.MAX_COMMENT_CHARS]
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return text.translate(_NUL_AND_CONTROLS)
 
 
 class ModerationModel:

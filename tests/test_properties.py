@@ -136,17 +136,6 @@ def test_scores_of_read_texts_are_probabilities_and_deterministic(
     _check_probabilities_and_determinism(model, texts, pick)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "features.lexical_matrix joins the batch with NUL to read caps and elongation, so a NUL "
-        "inside a raw text shifts those signals onto the next text: score_texts(['\\x00A']) "
-        "raises ValueError (could not broadcast (2,) into (1,)), and 'calm words here' scores "
-        "insult 0.0358 / troll 0.4049 after 'hello\\x00WORLDWIDE SHOUTING' but 0.0528 / "
-        "0.4317 alone. Readers strip NUL (normalize_text), so only direct callers of "
-        "score_texts/score_frame are exposed"
-    ),
-)
 @PROPERTY_SETTINGS
 @example(texts=["\x00A"], pick=0)
 @example(texts=["hello\x00WORLDWIDE SHOUTING", "calm words here", "..."], pick=1)
@@ -175,16 +164,6 @@ accented_text = st.lists(
 ).map("".join)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "features.lexical_matrix reads caps and elongation on the unnormalised text, where NFD "
-        "puts a combining mark between repeated letters: 'ÀÀÀ' scores insult 0.0991 / troll "
-        "0.1258 as NFC and 0.1065 / 0.1512 as NFD; 'ÉÉÉ idiot' 0.8663 / 0.6636 vs 0.8753 / "
-        "0.7095. Readers put every text into NFC, so 'moderation score' is not exposed (see the "
-        "test below)"
-    ),
-)
 @PROPERTY_SETTINGS
 @example(text="ÀÀÀ")
 @given(text=accented_text)
