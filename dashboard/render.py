@@ -27,8 +27,8 @@ __all__ = [
     "comment_card",
     "escape_text",
     "highlight",
-    "indent_css",
     "indent_rem",
+    "indent_style",
     "markdown_text",
     "score_bar",
     "thread_card",
@@ -83,6 +83,8 @@ CSS = """<style>
 .mod-title { margin: 0 0 0.5rem 0; }
 .mod-thread-title { font-weight: 600; font-size: 1.05rem; }
 .mod-counts { color: #555; font-size: 0.85rem; }
+div[class*="st-key-comment_"] button { min-height: 1.8rem; padding: 0.1rem 0.55rem; }
+div[class*="st-key-comment_"] button p { font-size: 0.82rem; }
 </style>"""
 
 
@@ -146,11 +148,11 @@ def indent_rem(depth: int) -> float:
     return min(max(int(depth), 0), MAX_INDENT_LEVELS) * INDENT_REM
 
 
-def indent_css(keys_and_depths: Iterable[tuple[str, int]]) -> str:
-    """A style block indenting each keyed comment container by its depth (keys from
-    ``widget_key``, so they are hex and safe in a selector)."""
-    rules = [f".st-key-{key} {{ margin-left: {indent_rem(depth)}rem; }}" for key, depth in keys_and_depths]
-    return "<style>\n" + "\n".join(rules) + "\n</style>"
+def indent_style(key: str, depth: int) -> str:
+    """A style rule indenting the container keyed ``key`` (from ``widget_key``: hex, so safe in
+    a selector) by ``depth`` reply levels, sent with the comment's card."""
+    rem = indent_rem(depth)
+    return f"<style>.st-key-{key} {{ margin-left: {rem}rem; max-width: calc(100% - {rem}rem); }}</style>"
 
 
 def score_bar(label: str, score: float, threshold: float) -> str:

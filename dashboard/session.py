@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit import config as streamlit_config
 
 from dashboard import render
 from moderation import registry, review
@@ -130,7 +131,7 @@ def auth_off() -> bool:
 
 
 def listens_on_loopback_only() -> bool:
-    return str(st.get_option("server.address") or "") in LOOPBACK_HOSTS
+    return str(streamlit_config.get_option("server.address") or "") in LOOPBACK_HOSTS
 
 
 def user() -> User | None:

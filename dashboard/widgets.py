@@ -128,23 +128,21 @@ def comment_block(
     focused: bool = False,
     selectable: bool = False,
     show_thread: bool = False,
+    indent: bool = False,
     extra: str = "",
 ) -> None:
-    """One comment in a bordered, keyed container: the escaped card, then its action buttons."""
+    """One comment in a bordered, keyed container: the escaped card, then its action buttons.
+
+    With ``indent`` the container is indented by ``depth`` reply levels (the Thread page).
+    """
     comment_id = str(row["comment_id"])
     version = int(row["version"])
-    with st.container(border=True, key=render.widget_key("comment", comment_id)):
-        st.html(
-            render.comment_card(
-                row,
-                spans=spans,
-                thresholds=thresholds,
-                depth=depth,
-                focused=focused,
-                thread_title=show_thread,
-            )
-            + extra
+    key = render.widget_key("comment", comment_id)
+    with st.container(border=True, key=key):
+        card = render.comment_card(
+            row, spans=spans, thresholds=thresholds, depth=depth, focused=focused, thread_title=show_thread
         )
+        st.html((render.indent_style(key, depth) if indent else "") + card + extra)
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             if selectable:
                 st.checkbox("select", key=render.widget_key("select", comment_id))

@@ -90,14 +90,9 @@ for position, row in enumerate(rows.to_dict("records")):
         depth=int(row["tree_depth"]),
         focused=row["comment_id"] == cursor,
         selectable=True,
+        indent=True,
     )
 
-st.html(
-    render.indent_css(
-        (render.widget_key("comment", cid), int(depth))
-        for cid, depth in zip(rows["comment_id"].astype(str), rows["tree_depth"], strict=True)
-    )
-)
 keys = {"j": "thread_next", "k": "thread_prev"}
 keys.update({key: widgets.action_key(cursor, action) for key, action in SHORTCUTS.items()})
 keyboard_shortcuts(keys, focus=render.widget_key("comment", cursor))
