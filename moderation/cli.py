@@ -311,12 +311,27 @@ def train(
     promote_after: Annotated[
         bool, typer.Option("--promote", help="make the new model the active one")
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="also train on the moderators' labels in this store (URL or SQLite file)"),
+    ] = None,
+    label_weight: Annotated[
+        float, typer.Option("--label-weight", help="weight of a moderator's label against a corpus row's 1.0")
+    ] = 3.0,
 ) -> None:
     """Train a candidate model from ../shared/data and write it under models/<version>/ with its card."""
     from moderation.registry import promote, save_model
     from moderation.training import train_model
 
-    model = train_model(data=data, version=version)
+    extra = None
+    if db is not None:
+        from moderation.review import moderator_labels
+        from moderation.store import open_store
+
+        with open_store(db) as store:
+            extra = moderator_labels(store, weight=label_weight)
+        typer.echo(f"{len(extra):,} comments labelled by moderators join the training data")
+    model = train_model(data=data, version=version, extra=extra)
     folder = save_model(model, models_dir=output)
     for name, figures in model.card.get("metrics", {}).items():
         auc = figures.get("auc")

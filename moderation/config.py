@@ -50,6 +50,9 @@ LABEL_VALUES = ("yes", "no", "unsure")
 DECISION_ACTIONS = ("approve", "reject", "escalate", "restore")
 #: Allowed user names (letters, digits, '.', '_', '-'), so a name never needs quoting anywhere.
 USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: Weight of a moderator's label in training, relative to a corpus row's (1.0): the site's own
+#: decisions count more than public data about other sites.
+MODERATOR_LABEL_WEIGHT = 3.0
 #: Shortest password accepted by ``moderation users add``.
 MIN_PASSWORD_LENGTH = 8
 #: Default page size of the queues, and the largest a caller may ask for.

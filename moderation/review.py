@@ -59,6 +59,7 @@ __all__ = [
     "get_user",
     "list_users",
     "model_thresholds",
+    "moderator_labels",
     "near_threshold",
     "promote_model",
     "relabel",
@@ -935,3 +936,49 @@ def scored_model_versions(store: Store) -> list[str]:
     """The model versions behind the current scores of stored comments (for a queue filter)."""
     frame = store.read(sa.select(comments.c.model_version).distinct().order_by(comments.c.model_version))
     return [str(v) for v in frame["model_version"] if v]
+
+
+# --- the moderators' labels as training data ---------------------------------------------------------
+
+
+def moderator_labels(store: Store, *, weight: float = config.MODERATOR_LABEL_WEIGHT) -> pd.DataFrame:
+    """The current labels of every comment a moderator labelled yes or no, as training rows.
+
+    Columns follow ``moderation.training.CORPUS_COLUMNS``: ``insult``/``troll`` are 1.0 (yes),
+    0.0 (no) or NaN (unsure or unlabelled: that head does not train on the row); both weights
+    are ``weight``; the group is the thread, so grouped splits keep a thread on one side.
+    """
+    labelled = (comments.c.insult_label.in_(("yes", "no"))) | (comments.c.troll_label.in_(("yes", "no")))
+    frame = store.read(
+        sa.select(
+            comments.c.comment_id,
+            comments.c.thread_id,
+            comments.c.parent_id,
+            comments.c.author,
+            comments.c.depth,
+            comments.c.text,
+            comments.c.insult_label,
+            comments.c.troll_label,
+            threads.c.title.label("thread_title"),
+        )
+        .select_from(comments.join(threads, comments.c.thread_id == threads.c.thread_id))
+        .where(labelled)
+        .order_by(comments.c.comment_id)
+    )
+    values = {"yes": 1.0, "no": 0.0}
+    out = pd.DataFrame(
+        {
+            "text": frame["text"].astype(str),
+            "insult": frame["insult_label"].map(values).astype("float64"),
+            "troll": frame["troll_label"].map(values).astype("float64"),
+            "insult_weight": float(weight),
+            "troll_weight": float(weight),
+            "group": "thread:" + frame["thread_id"].astype(str),
+            "corpus": "moderators",
+            "split": "train",
+            "subset": "",
+        }
+    )
+    for column in ("comment_id", "thread_id", "parent_id", "author", "depth", "thread_title"):
+        out[column] = frame[column].to_numpy()
+    return out

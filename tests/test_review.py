@@ -34,6 +34,7 @@ from moderation.review import (
     export,
     flagged_threads,
     get_user,
+    moderator_labels,
     near_threshold,
     promote_model,
     relabel,
@@ -437,3 +438,21 @@ def test_a_bulk_action_killed_midway_leaves_all_or_nothing(db_url: str, model, t
     assert decided.iloc[0, 0] == 2000
     assert len(store.read(sa.select(decisions))) == 2000
     store.close()
+
+
+def test_moderator_labels_become_weighted_training_rows(store) -> None:
+    from moderation.training import CORPUS_COLUMNS
+
+    rows = unreviewed_comments(store, limit=3)
+    a, b, c = (r for r in rows.itertuples())
+    relabel(store, ALICE, a.comment_id, label="insult", value="yes", expected_version=int(a.version))
+    relabel(store, ALICE, b.comment_id, label="troll", value="no", expected_version=int(b.version))
+    relabel(store, ALICE, c.comment_id, label="insult", value="unsure", expected_version=int(c.version))
+    training = moderator_labels(store, weight=2.5).set_index("comment_id")
+    assert set(CORPUS_COLUMNS) <= {*training.columns, "comment_id"}
+    assert sorted(training.index) == sorted([a.comment_id, b.comment_id])  # "unsure" teaches nothing
+    assert training.loc[a.comment_id, "insult"] == 1.0 and pd.isna(training.loc[a.comment_id, "troll"])
+    assert training.loc[b.comment_id, "troll"] == 0.0 and pd.isna(training.loc[b.comment_id, "insult"])
+    assert (training["insult_weight"] == 2.5).all()
+    assert training.loc[a.comment_id, "group"] == f"thread:{a.thread_id}"
+    assert training.loc[a.comment_id, "text"] == a.text
