@@ -352,6 +352,30 @@ def test_keyboard_moves_the_focus_and_targets_the_focused_comment(store) -> None
         assert at.button(key=key)
 
 
+def test_a_long_thread_is_paged_and_the_keys_cross_pages(store, model, tmp_path: Path) -> None:
+    long = tmp_path / "long.jsonl"
+    long.write_text(
+        "".join(
+            json.dumps({"id": f"l{i:02d}", "thread_id": "long", "parent_id": f"l{i - 1:02d}" if i % 3 else "",
+                        "text": f"Reply number {i}, you clown."}) + "\n"
+            for i in range(30)
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    ingest_files(store, [long], model=model, rejects_path=tmp_path / "r.jsonl")
+    ids = review.thread_comments(store, "long")["comment_id"].tolist()
+    at = _thread(store, "long")
+    at.selectbox(key="thread_page_size").select(25).run()
+    assert [c for c, _ in _cards(at)] == ids[:25]
+    assert any(c.value == "comments 1-25 of 30" for c in at.caption)
+    at.session_state["cursor"] = ids[24]
+    at.button(key="thread_next").click().run()
+    assert at.session_state["cursor"] == ids[25]
+    assert [c for c, _ in _cards(at)] == ids[25:]
+    at.button(key="thread_page_prev").click().run()
+    assert at.session_state["cursor"] == ids[0] and [c for c, _ in _cards(at)] == ids[:25]
+
+
 # --- hostile text --------------------------------------------------------------------------------------
 
 
