@@ -533,6 +533,38 @@ def test_no_auth_refuses_any_host_but_loopback(tmp_path: Path) -> None:
     assert "--no-auth listens on 127.0.0.1 only" in result.stderr
 
 
+def test_demo_loads_the_demo_threads_and_serves_the_dashboard(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = tmp_path / "demo.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moderation.cli", "demo", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline, healthy = time.monotonic() + 90, False
+        while not healthy and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    healthy = response.status == 200
+            except OSError:
+                time.sleep(0.3)
+        assert healthy, process.stdout.read().decode() if process.poll() is not None else "no answer"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    assert "read 30 rows: added 30" in output and "no sign-in: you act as the local admin" in output
+    with open_store(str(db)) as store:
+        assert len(review.flagged_threads(store)) == 4
+
+
 def test_demo_refuses_an_existing_store(tmp_path: Path) -> None:
     existing = tmp_path / "mine.db"
     existing.write_bytes(b"")

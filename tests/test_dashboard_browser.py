@@ -147,7 +147,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, dashboard_url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.dialogs = []  # every alert/confirm/prompt the page tries to open
