@@ -206,6 +206,8 @@ def test_sign_in_open_the_top_thread_and_relabel_by_keyboard_and_by_click(
         queue = review.flagged_threads(store, limit=25)
         top = queue.iloc[0]
         thread = review.thread_comments(store, top["thread_id"])
+    # Streamlit draws a page element by element: wait for the pager, drawn after every row.
+    page.locator(".st-key-queue_pager").wait_for()
     shown = page.locator(".mod-thread").evaluate_all("nodes => nodes.map(n => n.dataset.threadId)")
     assert shown == queue["thread_id"].tolist()
     _screenshot(page, "queue")
@@ -249,6 +251,7 @@ def test_hostile_comments_render_as_text_and_inject_nothing(page, dashboard_url:
     _sign_in(page, dashboard_url)
     page.locator(".st-key-queue_search input").fill("onerror")
     page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.mod-thread').length === 1")
     page.locator(f".st-key-{render.widget_key('open', 'hostile-thread')}").wait_for()
     _open_thread(page, "hostile-thread", "<b>Hostile</b> [title](javascript:alert(1))")
 
