@@ -32,7 +32,7 @@ from streamlit import config as streamlit_config
 
 from dashboard import render
 from moderation import registry, review
-from moderation.errors import ConflictError, ModelError, ModerationError
+from moderation.errors import ConflictError, ModelError, ModerationError, PermissionDeniedError
 from moderation.review import User
 from moderation.store import Store, open_store, resolve_db_url
 
@@ -135,11 +135,24 @@ def listens_on_loopback_only() -> bool:
 
 
 def user() -> User | None:
-    """Who is acting: the local admin when authentication is off, else the signed-in user."""
+    """Who is acting: the local admin when authentication is off, else the signed-in user.
+
+    The signed-in user is looked up again on every run, so a role changed or an account
+    disabled by an admin takes effect at once, not at the next sign-in.
+    """
     if auth_off():
         return User.operator()
     found = st.session_state.get("user")
-    return found if isinstance(found, User) else None
+    if not isinstance(found, User):
+        return None
+    try:
+        current = review.get_user(store(), found.name)
+    except PermissionDeniedError:
+        st.session_state.pop("user", None)
+        return None
+    if current != found:
+        st.session_state["user"] = current
+    return current
 
 
 # --- changes ---------------------------------------------------------------------------------------

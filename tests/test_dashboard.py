@@ -24,7 +24,7 @@ from moderation import config, review
 from moderation.registry import load_model
 from moderation.review import User
 from moderation.rollups import author_risk
-from moderation.store import audit_log, comments, ingest_files, open_store
+from moderation.store import audit_log, comments, ingest_files, open_store, users
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the dashboard is a folder of the checkout, not an installed package
@@ -157,6 +157,20 @@ def test_sign_in_is_required_and_a_wrong_password_is_refused(store) -> None:
     assert at.session_state["user"] == ALICE
     assert [t.value for t in at.title] == ["Queue"]
     assert any("signed in as alice" in c.value for c in at.sidebar.caption)
+
+
+def test_a_role_change_or_a_disabled_account_takes_effect_at_once(store, models_dir: Path) -> None:
+    at = _open(_app(ROOT_USER), "models")
+    assert at.button(key="models_rollback")
+    review.add_user(store, name="root", password=PASSWORD, role="moderator")  # demoted by another admin
+    at.run()
+    assert at.session_state["user"] == User("root", "moderator")
+    assert not [b for b in at.button if b.key == "models_rollback"]
+    with store.transaction() as conn:
+        conn.execute(sa.update(users).where(users.c.name == "root").values(disabled=True))
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Moderation: sign in"]
 
 
 def test_sign_in_page_says_how_to_add_the_first_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
