@@ -14,6 +14,11 @@ Session state (``st.session_state``), by name:
     flash        messages ``[(kind, text)]`` to show once, on the run after an action
     queue_page   the page of the Queue; ``review_page`` the page of Needs review
 
+Widget keys are stable too: ``queue_*`` (Queue filters and pager), ``thread_*`` and
+``bulk_action``/``bulk_apply`` (the Thread page's bar), ``author_name``, ``review_label``,
+``models_rollback``, ``login_name``/``login_password``, and per comment the keys listed in
+``dashboard.widgets`` (derived from the comment id by ``render.widget_key``).
+
 Reads go through ``read`` (``st.cache_data`` with a short TTL) and are dropped by ``act``
 after every change, so a moderator sees their own change at once and everyone else's within
 ``QUERY_TTL_SECONDS``; a change made on a stale version is refused by the store anyway
