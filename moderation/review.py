@@ -306,7 +306,9 @@ def flagged_threads(
     if search:
         conditions.append(sa.func.lower(comments.c.text).like(_like(search.lower()), escape="\\"))
     if conditions:
-        query = query.where(sa.exists().where(comments.c.thread_id == threads.c.thread_id, *conditions))
+        # IN (not a correlated EXISTS): the database finds the matching comments first through
+        # their own index (author, scores), instead of probing every thread in risk order.
+        query = query.where(threads.c.thread_id.in_(sa.select(comments.c.thread_id).where(*conditions)))
     query = query.order_by(threads.c.risk.desc(), threads.c.thread_id).limit(limit).offset(offset)
     return store.read(query)
 
