@@ -758,23 +758,22 @@ def _apply_raw(conn: Connection, user: User, change: Change, now: str, *, undoes
 # --- models (admins only) ------------------------------------------------------------------------------
 
 
+def _log_model_change(store: Store, user: User, action: str, before: str, after: str) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            sa.insert(audit_log).values(
+                at=utc_now(), actor=user.name, action=action, before=before, after=after, model_version=after
+            )
+        )
+
+
 def promote_model(store: Store, user: User, version: str, *, models_dir: str | Path | None = None) -> str:
     """Make ``version`` the active model (admins only); returns the previously active one."""
     from moderation.registry import promote
 
     _require(user, "admin", "promote a model")
     previous = promote(version, models_dir=models_dir)
-    with store.transaction() as conn:
-        conn.execute(
-            sa.insert(audit_log).values(
-                at=utc_now(),
-                actor=user.name,
-                action="promote",
-                before=previous,
-                after=version,
-                model_version=version,
-            )
-        )
+    _log_model_change(store, user, "promote", previous, version)
     return previous
 
 
@@ -785,17 +784,7 @@ def rollback_model(store: Store, user: User, *, models_dir: str | Path | None = 
     _require(user, "admin", "roll back the model")
     current = active_version(models_dir=models_dir)
     previous = rollback(models_dir=models_dir)
-    with store.transaction() as conn:
-        conn.execute(
-            sa.insert(audit_log).values(
-                at=utc_now(),
-                actor=user.name,
-                action="rollback",
-                before=current,
-                after=previous,
-                model_version=previous,
-            )
-        )
+    _log_model_change(store, user, "rollback", current, previous)
     return previous
 
 

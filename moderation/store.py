@@ -477,21 +477,10 @@ def register_model(conn: Connection, model: Any) -> None:
 # --- roll-ups ----------------------------------------------------------------------------------
 
 
-_ROLLUP_FIELDS = (
-    "n_comments",
-    "n_flagged",
-    "n_insult",
-    "n_troll",
-    "flagged_share",
-    "max_insult",
-    "max_troll",
-    "top_insult",
-    "top_troll",
-    "worst",
-    "top_k",
-    "risk",
-    "worst_comment_id",
-)
+def _rollup_fields() -> tuple[str, ...]:
+    from moderation.rollups import THREAD_COLUMNS
+
+    return tuple(name for name in THREAD_COLUMNS if name != "thread_id")
 
 
 def _batches(values: list, size: int) -> Iterator[list]:
@@ -528,7 +517,7 @@ def refresh_thread_risk(conn: Connection, thread_ids: Iterable[str]) -> None:
         last = rows.groupby("thread_id")["created_at"].max()
         updates = []
         for record in risk.to_dict("records"):
-            values = {name: record[name] for name in _ROLLUP_FIELDS}
+            values = {name: record[name] for name in _rollup_fields()}
             values = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
             values["worst_comment_id"] = str(values["worst_comment_id"] or "")
             values["n_unreviewed"] = int(unreviewed.get(record["thread_id"], 0))
@@ -539,7 +528,7 @@ def refresh_thread_risk(conn: Connection, thread_ids: Iterable[str]) -> None:
             sa.update(threads)
             .where(threads.c.thread_id == sa.bindparam("b_thread_id"))
             .values(
-                {name: sa.bindparam(name) for name in (*_ROLLUP_FIELDS, "n_unreviewed", "last_comment_at")}
+                {name: sa.bindparam(name) for name in (*_rollup_fields(), "n_unreviewed", "last_comment_at")}
             )
         )
         conn.execute(statement, updates)
