@@ -632,7 +632,12 @@ def train_model(
         leaked = set(text_groups(tests["text"]))
         train = train[~np.isin(text_groups(train["text"]), list(leaked))].reset_index(drop=True)
 
-    model, _ = _fit_heads(train, params=params)
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS/OpenMP thread: parallel reductions may sum in another order from run to run, and
+    # the solver carries such last-bit differences into visibly different coefficients.
+    with threadpool_limits(limits=1):
+        model, _ = _fit_heads(train, params=params)
 
     thresholds = {}
     operating = {}
