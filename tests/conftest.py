@@ -81,3 +81,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'moderation.db'}"
     return _new_postgres_database(request.getfixturevalue("postgres_socket"))
+
+
+# --- the shipped model and a store holding the demo threads -----------------------------------
+
+DEMO_COMMENTS = Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The shipped default model (loaded once per test module; tests must not change it)."""
+    from moderation.registry import load_model
+
+    return load_model()
+
+
+@pytest.fixture
+def store(db_url: str, model, tmp_path: Path):
+    """A fresh store on each engine holding the demo threads, scored by the default model."""
+    from moderation.store import ingest_files, open_store
+
+    store = open_store(db_url)
+    ingest_files(store, [DEMO_COMMENTS], model=model, rejects_path=tmp_path / "r.jsonl")
+    yield store
+    store.close()

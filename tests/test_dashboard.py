@@ -21,7 +21,6 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
 
 from moderation import config, review
-from moderation.registry import load_model
 from moderation.review import User
 from moderation.rollups import author_risk
 from moderation.store import audit_log, comments, ingest_files, open_store, users
@@ -54,11 +53,6 @@ HOSTILE_AUTHORS = [
     "inv\u202egnp.exe",
 ]
 HOSTILE_TITLE = "<b>Hostile</b> [title](javascript:alert(1)) \u202eevil"
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
 
 
 def _hostile_rows() -> list[dict]:

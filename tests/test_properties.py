@@ -20,7 +20,6 @@ from moderation.cli import read as read_command
 from moderation.ingest import read_comments
 from moderation.normalize import normalize_text
 from moderation.output import neutralize_formula
-from moderation.registry import load_model
 
 # Modest example counts keep the file well under 30 s; no deadline, as the first call of a
 # test loads the model.
@@ -104,11 +103,6 @@ def test_moderation_read_output_holds_the_normalised_texts(
 
 
 # --- (b) scores are probabilities that depend on the text alone ----------------------------------
-
-
-@pytest.fixture(scope="module")
-def model() -> ModerationModel:
-    return load_model()
 
 
 def _check_probabilities_and_determinism(model: ModerationModel, texts: list[str], pick: int) -> None:

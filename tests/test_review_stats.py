@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from moderation import review
 from moderation.errors import StoreError
-from moderation.registry import load_model
 from moderation.review import (
     User,
     decide,
@@ -28,19 +27,6 @@ from moderation.store import comments, ingest_files, open_store
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"
 ALICE = User("alice", "moderator")
 BOB = User("bob", "moderator")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
-
-
-@pytest.fixture
-def store(db_url: str, model, tmp_path: Path):
-    store = open_store(db_url)
-    ingest_files(store, [DEMO], model=model, rejects_path=tmp_path / "r.jsonl")
-    yield store
-    store.close()
 
 
 def _version(store, comment_id: str) -> int:

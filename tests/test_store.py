@@ -36,11 +36,6 @@ from moderation.store import (
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
-
-
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
