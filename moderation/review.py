@@ -519,8 +519,13 @@ def _conflict_message(change: Change, current: int, by: str) -> ConflictError:
     )
 
 
-def _apply_one(conn: Connection, user: User, change: Change, now: str) -> int:
-    value, action = _validate(change)
+def _apply_one(conn: Connection, user: User, change: Change, now: str, *, undoes: int = 0) -> int:
+    """Apply one change on top of its expected version; returns the comment's new version.
+
+    With ``undoes`` (the audit event reverted), ``change.value`` is the stored value to put
+    back exactly as it was, recorded as an ``undo``; no label or decision event is added.
+    """
+    value, action = (change.value, "undo") if undoes else _validate(change)
     field = comments.c[change.field]
     row = conn.execute(
         sa.select(
@@ -557,6 +562,7 @@ def _apply_one(conn: Connection, user: User, change: Change, now: str) -> int:
             comment_version=new_version,
             model_version=model_version,
             note=change.note,
+            undoes=undoes,
         )
     )
     if action == "relabel":
@@ -703,8 +709,7 @@ def undo(store: Store, user: User, comment_id: str, *, expected_version: int) ->
     change = Change(comment_id, field, before, expected_version, note=f"undo of event {event_id}")
     try:
         with store.transaction() as conn:
-            # The stored value is restored as it was, so bypass action names for decisions.
-            version = _apply_raw(conn, user, change, now, undoes=event_id)
+            version = _apply_one(conn, user, change, now, undoes=event_id)
             if field == "decision":
                 thread_id = conn.execute(
                     sa.select(comments.c.thread_id).where(comments.c.comment_id == comment_id)
@@ -714,45 +719,6 @@ def undo(store: Store, user: User, comment_id: str, *, expected_version: int) ->
         _record_conflict(store, user, change, error)
         raise
     return version
-
-
-def _apply_raw(conn: Connection, user: User, change: Change, now: str, *, undoes: int) -> int:
-    """Like ``_apply_one`` but sets the stored value exactly (an undo restores ``before``)."""
-    row = conn.execute(
-        sa.select(
-            comments.c.version, comments.c.updated_by, comments.c[change.field], comments.c.model_version
-        )
-        .where(comments.c.comment_id == change.comment_id)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise StoreError(f"there is no comment {change.comment_id!r}", hint="reload the queue")
-    version, updated_by, before, model_version = row
-    if version != change.expected_version:
-        raise _conflict_message(change, version, updated_by)
-    conn.execute(
-        sa.update(comments)
-        .where(comments.c.comment_id == change.comment_id, comments.c.version == version)
-        .values(
-            {change.field: change.value, "version": version + 1, "updated_by": user.name, "updated_at": now}
-        )
-    )
-    conn.execute(
-        sa.insert(audit_log).values(
-            at=now,
-            actor=user.name,
-            action="undo",
-            comment_id=change.comment_id,
-            field=change.field,
-            before=before,
-            after=change.value,
-            comment_version=version + 1,
-            model_version=model_version,
-            note=change.note,
-            undoes=undoes,
-        )
-    )
-    return version + 1
 
 
 # --- models (admins only) ------------------------------------------------------------------------------
