@@ -643,8 +643,7 @@ def _needs_scores(conn: Connection, frame: pd.DataFrame) -> bool:
     existing = _existing(conn, ids)
     if len(existing) < len(set(ids)):
         return True
-    shas = (text_sha256(t) for t in frame["text"].astype(str).tolist())
-    return any(existing[i][0] != sha for i, sha in zip(ids, shas, strict=True))
+    return any(existing[i][0] != sha for i, sha in zip(ids, frame["text_sha256"], strict=True))
 
 
 def _store_frame(
@@ -657,19 +656,19 @@ def _store_frame(
 ) -> set[str]:
     """Add new comments and update changed ones of one frame; returns the threads touched.
 
-    ``score()`` returns the whole frame scored (so context features saw the thread); it is
-    called only when some comment is new or changed.
+    ``frame`` comes from ``_scored_lazily`` (unique ids, ``text_sha256`` filled). ``score()``
+    returns the whole frame scored (so context features saw the thread); it is called only
+    when some comment is new or changed.
     """
     ids = frame["comment_id"].astype(str).tolist()
-    shas = [text_sha256(t) for t in frame["text"].astype(str).tolist()]
+    shas = frame["text_sha256"].tolist()
     existing = _existing(conn, ids)
     is_new = np.array([i not in existing for i in ids], dtype=bool)
     is_changed = np.array([i in existing and existing[i][0] != s for i, s in zip(ids, shas, strict=True)])
     summary.unchanged += int((~is_new & ~is_changed).sum())
     if not (is_new.any() or is_changed.any()):
         return set()
-    scored = score()
-    scored["text_sha256"] = shas
+    scored = score()  # carries the frame's text_sha256
     scored["position"] = frame["record"].to_numpy() if "record" in frame else np.arange(len(frame))
     scored["source_status"] = scored.get("status", "")
     scored["source_id"] = [source_ids.get(str(s)) for s in scored["source"]] if "source" in scored else None
@@ -785,7 +784,8 @@ def _scoring_pool(model: Any, jobs: int) -> Any:
 def _scored_lazily(
     store: Store, frames: Iterable[pd.DataFrame], *, model: Any, pool: Any, window: int
 ) -> Iterator[tuple[pd.DataFrame, Callable[[], pd.DataFrame]]]:
-    """Yield each frame (deduplicated by comment id) with a function returning it scored.
+    """Yield each frame (deduplicated by comment id, with ``text_sha256``) and a function
+    returning it scored.
 
     Without a pool, scoring happens only when called, i.e. only for frames holding new or
     changed comments. With a pool, frames that need scores are sent to the workers as they are
@@ -801,6 +801,7 @@ def _scored_lazily(
     pending: deque = deque()
     for raw in frames:
         frame = raw.drop_duplicates("comment_id", keep="last").reset_index(drop=True)
+        frame["text_sha256"] = [text_sha256(t) for t in frame["text"].astype(str).tolist()]
         if pool is None:
             yield frame, inline(frame)
             continue
@@ -947,22 +948,22 @@ def rescore(
         comments.c.text_sha256,
         threads.c.title.label("thread_title"),
     ]
-    thread_ids = store.read(sa.select(threads.c.thread_id).order_by(threads.c.thread_id))[
-        "thread_id"
-    ].tolist()
+    # Every thread holding comments with its size: whole threads are scored together (context),
+    # about RESCORE_CHUNK_ROWS comments at a time.
+    sizes = store.read(
+        sa.select(comments.c.thread_id, sa.func.count().label("n"))
+        .group_by(comments.c.thread_id)
+        .order_by(comments.c.thread_id)
+    )
     done = 0
     now = utc_now()
     batch: list[str] = []
     batch_rows = 0
-    counts = dict(
-        store.read(
-            sa.select(comments.c.thread_id, sa.func.count().label("n")).group_by(comments.c.thread_id)
-        ).itertuples(index=False, name=None)
-    )
-    for position, thread_id in enumerate(thread_ids):
+    last = len(sizes) - 1
+    for position, (thread_id, size) in enumerate(zip(sizes["thread_id"], sizes["n"], strict=True)):
         batch.append(thread_id)
-        batch_rows += counts.get(thread_id, 0)
-        if batch_rows < config.RESCORE_CHUNK_ROWS and position < len(thread_ids) - 1:
+        batch_rows += int(size)
+        if batch_rows < config.RESCORE_CHUNK_ROWS and position < last:
             continue
         frame = store.read(
             sa.select(*columns)
