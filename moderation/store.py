@@ -437,16 +437,12 @@ class Store:
         self.close()
 
 
-def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
+def open_store(db: str | None = None) -> Store:
     """Connect to the store at ``db`` (see ``resolve_db_url``) and bring its schema up to date."""
     url = resolve_db_url(db)
     engine = _create_engine(url)
     try:
-        if migrate:
-            _migrate(engine)
-        else:
-            with engine.connect():
-                pass
+        _migrate(engine)
     except ModerationError:
         engine.dispose()
         raise
