@@ -228,8 +228,11 @@ def test_sign_in_open_the_top_thread_and_relabel_by_keyboard_and_by_click(
     _wait_until(lambda: _row(store_url, ids[1])["insult_label"] == "yes", what="the keyboard relabel")
     page.get_by_text("insult label set to yes").wait_for()
 
-    # Click: troll "no" on the fourth comment.
-    page.locator(f".st-key-{widgets.action_key(ids[3], 'troll_no')} button").click()
+    # Click: troll "no" on the fourth comment. While Streamlit redraws after the keyboard
+    # relabel, the old and the new copy of a button can both be on the page: wait for one.
+    troll_no = f".st-key-{widgets.action_key(ids[3], 'troll_no')} button"
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 1", arg=troll_no)
+    page.locator(troll_no).click()
     _wait_until(lambda: _row(store_url, ids[3])["troll_label"] == "no", what="the clicked relabel")
     page.get_by_text("troll label set to no").wait_for()
     assert _relabels(store_url) == [
