@@ -176,6 +176,24 @@ AUTHOR_SPREAD_THREADS = 5
 
 #: Target precision when thresholds are chosen from moderators' labels.
 TARGET_PRECISION = 0.9
+#: A label's threshold comes from the moderators' labels only when they hold at least this many
+#: positives (and as many negatives); below that the corpus threshold (best F1) stays.
+SITE_THRESHOLD_MIN_LABELS = 30
+#: Bootstrap resamples for the confidence interval of a threshold chosen from labels.
+THRESHOLD_BOOTSTRAP = 1_000
+
+# --- retraining: the fixed evaluation set and the promotion gate (moderation.gate) -------------
+
+#: Share of threads (in percent) whose moderators' labels never train and only evaluate. A thread
+#: is held out by the hash of its id, so the same threads stay held out from run to run.
+EVAL_HOLDOUT_PERCENT = 20
+#: The gate refuses a candidate whose ROC AUC on any evaluation split is more than this below the
+#: active model's ...
+GATE_SPLIT_TOLERANCE = 0.01
+#: ... or whose mean ROC AUC over the splits is more than this below it. A split counts only when it
+#: holds at least ``GATE_MIN_CLASS_ROWS`` rows of each class (fewer give an AUC too noisy to gate on).
+GATE_MEAN_TOLERANCE = 0.002
+GATE_MIN_CLASS_ROWS = 20
 
 #: Fixed seed for everything random in training and evaluation.
 SEED = 20261125

@@ -26,7 +26,9 @@ __all__ = [
     "evaluate_model",
     "evaluate_scores",
     "expected_calibration_error",
+    "precision_curve",
     "reliability_bins",
+    "threshold_for_precision",
 ]
 
 #: Text label values read as positive (compared in lower case); numbers above 0.5 are positive.
@@ -135,6 +137,98 @@ def evaluate_scores(
         "ece": expected_calibration_error(y, p, sample_weight=w) if len(y) else None,
         "reliability": reliability_bins(y, p, sample_weight=w) if len(y) else [],
     }
+
+
+def precision_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision and recall when flagging every score at or above each distinct score.
+
+    Returns ``(thresholds, precision, recall)``, thresholds descending.
+    """
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    y, p = y[order], p[order]
+    tp = np.cumsum(y)
+    flagged = np.arange(1, len(y) + 1)
+    last = np.r_[p[1:] != p[:-1], True]  # cut only between distinct scores
+    positives = max(int(tp[-1]) if len(tp) else 0, 1)
+    return p[last], tp[last] / flagged[last], tp[last] / positives
+
+
+def _lowest_reaching(y: np.ndarray, p: np.ndarray, target: float) -> float | None:
+    thresholds, precision, _ = precision_curve(y, p)
+    reaching = np.flatnonzero(precision >= target)
+    # Thresholds descend: the last one reaching the target flags the most (the best recall).
+    return float(thresholds[reaching[-1]]) if len(reaching) else None
+
+
+def _wilson(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    if n <= 0:
+        return (0.0, 1.0)
+    rate = successes / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def threshold_for_precision(
+    y: Iterable[float],
+    p: Iterable[float],
+    *,
+    target: float = config.TARGET_PRECISION,
+    resamples: int = config.THRESHOLD_BOOTSTRAP,
+    seed: int = config.SEED,
+) -> dict[str, Any]:
+    """The lowest threshold whose flags reach ``target`` precision on labels ``y`` (the one with
+    the best recall among those that do), with the precision and recall there.
+
+    Its uncertainty: ``threshold_low``/``threshold_high`` are the 2.5th and 97.5th percentiles
+    of the threshold chosen the same way on ``resamples`` bootstrap resamples of the labels;
+    ``precision_low``/``precision_high`` the Wilson 95% interval of the precision at it.
+    ``threshold`` is None when no threshold reaches the target (or there are no positives).
+    """
+    y = np.asarray(list(y) if not isinstance(y, np.ndarray) else y, dtype=float)
+    p = np.asarray(list(p) if not isinstance(p, np.ndarray) else p, dtype=float)
+    keep = ~np.isnan(y)
+    y, p = y[keep].astype(int), p[keep]
+    out: dict[str, Any] = {
+        "target_precision": float(target),
+        "n": len(y),
+        "positives": int(y.sum()),
+        "threshold": None,
+        "threshold_low": None,
+        "threshold_high": None,
+        "precision": None,
+        "precision_low": None,
+        "precision_high": None,
+        "recall": None,
+        "resamples_reaching": 0,
+    }
+    if not len(y) or not y.sum():
+        return out
+    threshold = _lowest_reaching(y, p, target)
+    if threshold is None:
+        return out
+    flagged = p >= threshold
+    tp = int((flagged & (y == 1)).sum())
+    out.update(
+        threshold=threshold,
+        precision=tp / int(flagged.sum()),
+        recall=tp / int(y.sum()),
+    )
+    out["precision_low"], out["precision_high"] = _wilson(tp, int(flagged.sum()))
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(y), len(y))
+        chosen = _lowest_reaching(y[pick], p[pick], target)
+        if chosen is not None:
+            found.append(chosen)
+    out["resamples_reaching"] = len(found)
+    if found:
+        out["threshold_low"] = round(float(np.percentile(found, 2.5)), 4)
+        out["threshold_high"] = round(float(np.percentile(found, 97.5)), 4)
+    return out
 
 
 def evaluate_model(

@@ -37,6 +37,9 @@ __all__ = [
     "LABEL_DEFINITIONS",
     "Corpus",
     "assemble_corpus",
+    "complete_rows",
+    "evaluation_set",
+    "heldout_mask",
     "resolve_data_spec",
     "text_groups",
     "train_model",
@@ -516,6 +519,120 @@ def assemble_corpus(names: Iterable[str], *, root: Path | None = None) -> pd.Dat
     return combined[list(CORPUS_COLUMNS)]
 
 
+#: The corpus name of the moderators' labels (``moderation.review.moderator_labels``).
+MODERATORS = "moderators"
+
+
+def complete_rows(extra: pd.DataFrame) -> pd.DataFrame:
+    """Labelled rows from elsewhere (the moderators' labels) with every ``CORPUS_COLUMNS`` column:
+    a missing label is NaN, a missing weight 1.0, a missing group the text's duplicate group."""
+    extra = extra.copy()
+    for column in CORPUS_COLUMNS:
+        if column not in extra.columns:
+            extra[column] = np.nan if column in ("insult", "troll") else (1.0 if "weight" in column else "")
+    extra["depth"] = pd.to_numeric(extra["depth"], errors="coerce").fillna(0).astype("int64")
+    extra["group"] = np.where(extra["group"] == "", text_groups(extra["text"]), extra["group"])
+    return extra[list(CORPUS_COLUMNS)].reset_index(drop=True)
+
+
+def heldout_mask(groups: Iterable[str]) -> np.ndarray:
+    """Which rows (by group: the thread) belong to the fixed evaluation set, never to training.
+
+    A group is held out when its hash falls in the first ``EVAL_HOLDOUT_PERCENT`` of 100
+    buckets, so a thread stays on the same side however many labels are added later.
+    """
+    return np.asarray(
+        [
+            int(hashlib.sha256(f"eval:{group}".encode()).hexdigest()[:8], 16) % 100
+            < config.EVAL_HOLDOUT_PERCENT
+            for group in groups
+        ],
+        dtype=bool,
+    )
+
+
+def _stack(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
+    present = [f for f in frames if f is not None and len(f)]
+    return pd.concat(present, ignore_index=True) if present else None
+
+
+def evaluation_set(
+    moderators: pd.DataFrame | None = None,
+    *,
+    corpora: Iterable[str] | None = None,
+    root: Path | None = None,
+) -> pd.DataFrame:
+    """The fixed evaluation set: the public test ``corpora`` (default: every test corpus) and the
+    held-out threads of the moderators' labels (``moderators``: ``review.moderator_labels``).
+
+    When ../shared is absent the public part is left out; the caller sees which corpora are
+    present in the ``corpus`` column. ``data_hash`` of the result is what cards record.
+    """
+    root = config.SHARED_DATA_DIR if root is None else Path(root)
+    names = [n for n, c in CORPORA.items() if c.split == "test"] if corpora is None else list(corpora)
+    public = assemble_corpus(names, root=root) if names and (root / "README.md").is_file() else None
+    heldout = None
+    if moderators is not None and len(moderators):
+        moderators = complete_rows(moderators)
+        heldout = moderators[heldout_mask(moderators["group"])].assign(split="test")
+    combined = _stack(public, heldout)
+    return combined if combined is not None else pd.DataFrame(columns=list(CORPUS_COLUMNS))
+
+
+def evaluation_card(evaluation: pd.DataFrame | None, corpora: list[str]) -> dict[str, Any]:
+    """The card's record of the evaluation set: its hash, size and parts."""
+    if evaluation is None or not len(evaluation):
+        return {"sha256": "", "rows": 0, "corpora": [], "moderator_rows": 0}
+    return {
+        "sha256": data_hash(evaluation),
+        "rows": len(evaluation),
+        "corpora": corpora,
+        "moderator_rows": int((evaluation["corpus"] == MODERATORS).sum()),
+        "holdout_rule": (
+            f"moderators' labels of threads whose sha256('eval:' + thread) mod 100 < "
+            f"{config.EVAL_HOLDOUT_PERCENT}"
+        ),
+    }
+
+
+def _site_thresholds(
+    model: ModerationModel,
+    oof: dict[str, tuple[np.ndarray, np.ndarray]],
+    heldout: pd.DataFrame | None,
+    target_precision: float,
+) -> dict[str, dict[str, Any]]:
+    """Per label: the threshold reaching ``target_precision`` on every moderator's label, each
+    scored without having trained on itself (out of fold, or held out)."""
+    from moderation.evaluate import threshold_for_precision
+
+    scored = model.score_frame(heldout, explain=False) if heldout is not None and len(heldout) else None
+    out = {}
+    for label in config.LABELS:
+        y, p = oof[label]
+        if scored is not None:
+            known = scored[label].notna().to_numpy()
+            y = np.r_[y, scored.loc[known, label].to_numpy(dtype=int)]
+            p = np.r_[p, scored.loc[known, f"{label}_score"].to_numpy()]
+        chosen = threshold_for_precision(y, p, target=target_precision)
+        enough = (
+            min(chosen["positives"], chosen["n"] - chosen["positives"]) >= config.SITE_THRESHOLD_MIN_LABELS
+        )
+        chosen["applied"] = bool(enough and chosen["threshold_low"] is not None)
+        chosen["why"] = (
+            f"precision {target_precision:g} on the moderators' labels"
+            if chosen["applied"]
+            else (
+                f"kept the corpus threshold: the moderators' labels hold {chosen['positives']} "
+                f"positives and {chosen['n'] - chosen['positives']} negatives "
+                f"(need {config.SITE_THRESHOLD_MIN_LABELS} of each)"
+                if not enough
+                else f"kept the corpus threshold: no threshold reaches precision {target_precision:g}"
+            )
+        )
+        out[label] = chosen
+    return out
+
+
 def data_hash(frame: pd.DataFrame) -> str:
     """sha256 over the training rows and labels: recorded in the card (issue 7)."""
     digest = hashlib.sha256()
@@ -595,13 +712,20 @@ def train_model(
     extra: pd.DataFrame | None = None,
     version: str | None = None,
     evaluate_tests: bool = True,
+    target_precision: float = config.TARGET_PRECISION,
 ) -> ModerationModel:
     """Fit a model on the corpora named by ``data`` (see ``resolve_data_spec``).
 
     ``extra`` adds labelled rows (moderators' labels; columns as ``CORPUS_COLUMNS``, missing
-    ones filled); for the same text it overrides the corpus label. Returns the model with its
-    card (``model.card``) filled: sources and licences, label definitions, parameters, data
-    hash, thresholds with their operating points, and metrics on each test split.
+    ones filled); for the same text it overrides the corpus label. The rows of held-out threads
+    (``heldout_mask``) do not train: with the public test splits they form the fixed evaluation
+    set, recorded by hash in the card. When the moderators' labels hold enough of both classes,
+    each label's threshold is the lowest that reaches ``target_precision`` on them (scored out
+    of fold), with a bootstrap interval; otherwise the best-F1 threshold on the corpora stays.
+
+    Returns the model with its card (``model.card``) filled: sources and licences, label
+    definitions, parameters, data hash, thresholds with their operating points, the evaluation
+    set, and metrics on each evaluation split.
     """
     from moderation.evaluate import evaluate_scores
 
@@ -612,24 +736,24 @@ def train_model(
     # A corpus listed for training trains, even one that is a test set by default (elf24 under
     # ``--data all``); but never a row whose text is also in a test split we report.
     train["split"] = "train"
+    heldout = None
     if extra is not None and len(extra):
-        extra = extra.copy()
-        for column in CORPUS_COLUMNS:
-            if column not in extra.columns:
-                extra[column] = (
-                    np.nan if column in ("insult", "troll") else (1.0 if "weight" in column else "")
-                )
-        extra["depth"] = pd.to_numeric(extra["depth"], errors="coerce").fillna(0).astype("int64")
-        extra["group"] = np.where(extra["group"] == "", text_groups(extra["text"]), extra["group"])
-        overridden = set(extra["text"])
+        extra = complete_rows(extra)
+        # The moderators' labels of some threads never train: they join the fixed evaluation set.
+        held = heldout_mask(extra["group"])
+        heldout, extra = extra[held].assign(split="test"), extra[~held]
+        # A moderator's label overrides a corpus label of the same text (and a held-out text
+        # trains under no label at all).
+        overridden = set(extra["text"]) | set(heldout["text"])
         train = pd.concat(
             [train[~train["text"].isin(overridden)], extra[list(CORPUS_COLUMNS)]], ignore_index=True
         )
     test_names = [n for n, c in CORPORA.items() if c.split == "test" and n not in names]
     tests = assemble_corpus(test_names, root=root) if (evaluate_tests and test_names) else None
-    if tests is not None:
-        # No test text (or a duplicate of one) may be trained on.
-        leaked = set(text_groups(tests["text"]))
+    evaluation = _stack(tests, heldout)
+    if evaluation is not None:
+        # No evaluation text (or a duplicate of one) may be trained on.
+        leaked = set(text_groups(evaluation["text"]))
         train = train[~np.isin(text_groups(train["text"]), list(leaked))].reset_index(drop=True)
 
     from threadpoolctl import threadpool_limits
@@ -641,6 +765,8 @@ def train_model(
 
     thresholds = {}
     operating = {}
+    out_of_fold = {}
+    site_scores = {}
     for label, head in (("insult", model.insult_head), ("troll", model.troll_head)):
         rows = train[label].notna().to_numpy()
         # The head's own grouped out-of-fold probabilities: no row chooses its own threshold.
@@ -648,16 +774,26 @@ def train_model(
         y = train.loc[rows, label].to_numpy(dtype=int)
         w = train.loc[rows, f"{label}_weight"].to_numpy()
         thresholds[label] = _best_f1_threshold(y, oof, w)
-        operating[label] = evaluate_scores(y, oof, threshold=thresholds[label], sample_weight=w)
+        out_of_fold[label] = (y, oof, w)
+        moderated = (train.loc[rows, "corpus"] == MODERATORS).to_numpy()
+        site_scores[label] = (y[moderated], oof[moderated])
         del head.oof_proba_  # not part of the artifact
     model.thresholds = thresholds
+    site = _site_thresholds(model, site_scores, heldout, target_precision)
+    chosen_by = {}
+    for label, (y, oof, w) in out_of_fold.items():
+        chosen_by[label] = "best F1 on grouped out-of-fold scores"
+        if site[label]["applied"]:
+            thresholds[label] = site[label]["threshold"]
+            chosen_by[label] = f"precision {target_precision:g} on the moderators' labels (site_thresholds)"
+        operating[label] = evaluate_scores(y, oof, threshold=thresholds[label], sample_weight=w)
     fitted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     digest = data_hash(train)
     model.version = version or f"{time.strftime('%Y%m%d', time.gmtime())}-{digest[:8]}"
 
     metrics: dict[str, Any] = {}
-    if tests is not None:
-        metrics = evaluate_test_splits(model, tests)
+    if evaluation is not None:
+        metrics = evaluate_test_splits(model, evaluation)
     model.card = {
         "version": model.version,
         "created_at": fitted_at,
@@ -666,11 +802,12 @@ def train_model(
         "operating_points": {
             label: {
                 "threshold": thresholds[label],
-                "chosen_by": "best F1 on grouped out-of-fold scores",
+                "chosen_by": chosen_by[label],
                 **op,
             }
             for label, op in operating.items()
         },
+        "site_thresholds": site,
         "training_data": {
             "spec": data or "default",
             "corpora": [_corpus_entry(CORPORA[n], train) for n in names],
@@ -680,6 +817,7 @@ def train_model(
             "excluded_test_duplicates": True,
         },
         "test_data": [_corpus_entry(CORPORA[n], None) for n in test_names] if tests is not None else [],
+        "evaluation_set": evaluation_card(evaluation, test_names if tests is not None else []),
         "metrics": metrics,
         "context_weights": {
             "source": model.context_weights_source,
@@ -722,6 +860,8 @@ TEST_SPLITS = (
     ("socc_toxic", "socc", "insult", None),
     ("trac1_dev_covert_vs_none", "trac1_dev", "troll", None),
     ("elf24_troll", "elf24", "troll", None),
+    ("moderators_insult", MODERATORS, "insult", None),
+    ("moderators_troll", MODERATORS, "troll", None),
 )
 
 
