@@ -7,14 +7,18 @@ one line with the fix; they exit with code 1 and no traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from moderation import __version__
+from moderation import __version__, config
 from moderation.errors import ModerationError
+
+if TYPE_CHECKING:
+    from moderation.store import Store
 
 app = typer.Typer(
     name="moderation",
@@ -317,10 +321,20 @@ def train(
     ] = None,
     label_weight: Annotated[
         float, typer.Option("--label-weight", help="weight of a moderator's label against a corpus row's 1.0")
-    ] = 3.0,
+    ] = config.MODERATOR_LABEL_WEIGHT,
+    target_precision: Annotated[
+        float,
+        typer.Option(
+            "--target-precision",
+            min=0.01,
+            max=1.0,
+            help="with --db: each label's threshold is the lowest reaching this precision on the "
+            "moderators' labels (when they hold enough of both classes)",
+        ),
+    ] = config.TARGET_PRECISION,
 ) -> None:
     """Train a candidate model from ../shared/data and write it under models/<version>/ with its card."""
-    from moderation.registry import promote, save_model
+    from moderation.registry import save_model
     from moderation.training import train_model
 
     extra = None
@@ -331,7 +345,7 @@ def train(
         with open_store(db) as store:
             extra = moderator_labels(store, weight=label_weight)
         typer.echo(f"{len(extra):,} comments labelled by moderators join the training data")
-    model = train_model(data=data, version=version, extra=extra)
+    model = train_model(data=data, version=version, extra=extra, target_precision=target_precision)
     folder = save_model(model, models_dir=output)
     for name, figures in model.card.get("metrics", {}).items():
         auc = figures.get("auc")
@@ -339,10 +353,23 @@ def train(
             f"{name:28s} {figures['label']:6s} n={figures['n']:5d} "
             f"auc={'-' if auc is None else f'{auc:.4f}'} f1={figures['f1']:.3f} ece={figures['ece']:.3f}"
         )
+    evaluation = model.card["evaluation_set"]
+    typer.echo(
+        f"evaluation set: {evaluation['rows']:,} rows ({evaluation['moderator_rows']:,} held-out "
+        f"moderators' labels), sha256 {evaluation['sha256'][:16]}"
+    )
+    for label, chosen in model.card["site_thresholds"].items():
+        if chosen["applied"]:
+            typer.echo(
+                f"{label} threshold {chosen['threshold']:.4f} (95% CI {chosen['threshold_low']:.4f}"
+                f"-{chosen['threshold_high']:.4f}): precision {chosen['precision']:.3f}, recall "
+                f"{chosen['recall']:.3f} on {chosen['n']:,} moderators' labels"
+            )
+        else:
+            typer.echo(f"{label} threshold {model.thresholds[label]:.4f}: {chosen['why']}")
     typer.echo(f"wrote {folder} ({model.card['files']['model.joblib']['bytes'] / 1e6:.1f} MB)")
     if promote_after:
-        promote(model.version, models_dir=output)
-        typer.echo(f"active model is now {model.version}")
+        _promote_through_gate(model.version, db=db, force=False, models_dir=output)
 
 
 @app.command()
@@ -420,13 +447,57 @@ def models_show(
     typer.echo(json.dumps(read_card(version), indent=2, ensure_ascii=False))
 
 
-@models_app.command("promote")
-def models_promote(version: Annotated[str, typer.Argument(help="the version to make active")]) -> None:
-    """Make VERSION the active model (after checking its files against its card)."""
-    from moderation.registry import promote
+def _store_if_any(db: str | None) -> Store | None:
+    """The store named by --db or $MODERATION_DB, or ./moderation.db if it exists; else None."""
+    from moderation.store import open_store
 
-    previous = promote(version)
-    typer.echo(f"active model is now {version}" + (f" (was {previous})" if previous else ""))
+    if db or os.environ.get(config.DB_ENV_VAR) or Path(config.DEFAULT_DB_FILE).is_file():
+        return open_store(db)
+    return None
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="the version to make active")],
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="store whose held-out moderators' labels join the evaluation set "
+            "(default: $MODERATION_DB, else ./moderation.db if it exists)",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="promote even if the gate fails (logged as promote-forced)")
+    ] = False,
+) -> None:
+    """Make VERSION the active model if it is not worse than the active one on the fixed
+    evaluation set (public test splits + held-out moderators' labels); prints both side by side."""
+    _promote_through_gate(version, db=db, force=force)
+
+
+def _promote_through_gate(
+    version: str, *, db: str | None, force: bool, models_dir: Path | None = None
+) -> None:
+    from moderation import gate
+    from moderation.review import User, promote_model
+
+    store = _store_if_any(db)
+    try:
+        if store is None:
+            previous, result = gate.promote(version, force=force, models_dir=models_dir)
+        else:
+            previous, result = promote_model(
+                store, User.operator(), version, force=force, models_dir=models_dir
+            )
+    finally:
+        if store is not None:
+            store.close()
+    if not result.table.empty:
+        typer.echo(gate.format_table(result.table))
+    typer.echo(result.summary())
+    forced = " (forced past the gate)" if not result.passed else ""
+    typer.echo(f"active model is now {version}" + (f" (was {previous})" if previous else "") + forced)
 
 
 @models_app.command("rollback")
@@ -474,11 +545,9 @@ def run_dashboard(
 
     Without ``auth`` everyone who reaches the page acts as an admin, so it listens on 127.0.0.1 only.
     """
-    import os
     import signal
     import subprocess
 
-    from moderation import config
     from moderation.store import open_store, resolve_db_url
 
     if not auth and host not in LOOPBACK_HOSTS:
@@ -544,7 +613,6 @@ def demo(
     (no sign-in, 127.0.0.1 only)."""
     import tempfile
 
-    from moderation import config
     from moderation.store import ingest_files, open_store
 
     if db is None:

@@ -733,14 +733,29 @@ def _log_model_change(store: Store, user: User, action: str, before: str, after:
         )
 
 
-def promote_model(store: Store, user: User, version: str, *, models_dir: str | Path | None = None) -> str:
-    """Make ``version`` the active model (admins only); returns the previously active one."""
-    from moderation.registry import promote
+def promote_model(
+    store: Store,
+    user: User,
+    version: str,
+    *,
+    models_dir: str | Path | None = None,
+    force: bool = False,
+) -> tuple[str, Any]:
+    """Make ``version`` the active model (admins only) if it passes the gate (``moderation.gate``)
+    on the public test splits and this store's held-out labels, or ``force``.
+
+    Returns (the previously active version, the gate's result); a failed gate without ``force``
+    raises ``GateError`` and changes nothing. A forced promotion is logged as ``promote-forced``.
+    """
+    from moderation import gate
 
     _require(user, "admin", "promote a model")
-    previous = promote(version, models_dir=models_dir)
-    _log_model_change(store, user, "promote", previous, version)
-    return previous
+    previous, result = gate.promote(
+        version, models_dir=models_dir, moderators=moderator_labels(store), force=force
+    )
+    action = "promote" if result.passed else "promote-forced"
+    _log_model_change(store, user, action, previous, version)
+    return previous, result
 
 
 def rollback_model(store: Store, user: User, *, models_dir: str | Path | None = None) -> str:

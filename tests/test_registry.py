@@ -152,6 +152,7 @@ def test_models_commands(models_dir: Path) -> None:
     import sys
 
     env = {**os.environ, "MODERATION_MODELS_DIR": str(models_dir)}
+    env.pop(config.DB_ENV_VAR, None)  # and cwd: no ./moderation.db, so no store joins the gate
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -160,10 +161,14 @@ def test_models_commands(models_dir: Path) -> None:
             text=True,
             env=env,
             timeout=120,
+            cwd=models_dir,
         )
 
-    assert run("promote", "v1").stdout.strip() == "active model is now v1"
-    assert "(was v1)" in run("promote", "v2").stdout
+    assert run("promote", "v1").stdout.strip().endswith("active model is now v1")
+    # These tiny models have no evaluation set to compare on: the gate refuses without --force.
+    refused = run("promote", "v2")
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    assert "(was v1) (forced past the gate)" in run("promote", "v2", "--force").stdout
     listed = run("list").stdout.splitlines()
     assert listed[0].startswith("  v1") and listed[1].startswith("* v2")
     assert json.loads(run("show", "v1").stdout)["version"] == "v1"
