@@ -175,3 +175,79 @@ def test_models_commands(models_dir: Path) -> None:
     assert run("rollback").stdout.strip() == "active model is now v1"
     bad = run("promote", "v9")
     assert bad.returncode == 1 and "no model 'v9'" in bad.stderr
+
+
+# --- a process killed halfway leaves the registry as it was -----------------------------------------------
+
+
+def _registry_state(folder: Path) -> tuple[str, list[str], list[dict]]:
+    pointer = (folder / config.ACTIVE_POINTER).read_text()
+    return (
+        pointer,
+        sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")),
+        (registry.list_models(models_dir=folder)),
+    )
+
+
+def _killed(args: list[str], *, env: dict, wait_for: Path | None = None, after: float = 0.0) -> int:
+    """Run ``args`` and SIGKILL it once ``wait_for`` exists (or after ``after`` seconds)."""
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if (wait_for is not None and wait_for.exists()) or (wait_for is None and time.monotonic() > after):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, f"finished before it could be killed: {process.stderr.read()!r}"
+    process.send_signal(signal.SIGKILL)
+    return process.wait(timeout=60)
+
+
+def test_a_save_killed_halfway_leaves_no_version_and_the_active_one(
+    models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import os
+    import sys
+
+    registry.promote("v1", models_dir=models_dir)
+    before = _registry_state(models_dir)
+    marker = tmp_path_factory.mktemp("marker") / "half-written"  # not in the registry's folder
+    # A real process is killed while joblib is writing the artifact (after its first megabyte).
+    script = f"""
+import os, signal, joblib
+from moderation import registry
+real_dump = joblib.dump
+def dump(value, filename, **kwargs):
+    with open(filename, "wb") as handle:
+        handle.write(b"x" * (1 << 20))
+    open({str(marker)!r}, "w").close()
+    signal.pause()  # killed here
+joblib.dump = dump
+model = registry.load_model("v1", models_dir={str(models_dir)!r})
+model.version = "v3"
+registry.save_model(model, models_dir={str(models_dir)!r})
+"""
+    code = _killed([sys.executable, "-c", script], env=dict(os.environ), wait_for=marker)
+    assert code == -9
+    assert _registry_state(models_dir) == before
+    assert not (models_dir / "v3").exists()
+    assert registry.load_model(models_dir=models_dir).version == "v1"
+    registry.save_model(tiny_model("v3"), models_dir=models_dir)  # the version name is still free
+    assert registry.load_model("v3", models_dir=models_dir).version == "v3"
+
+
+def test_training_killed_halfway_leaves_the_registry_as_it_was(shared_data: Path, models_dir: Path) -> None:
+    import os
+    import sys
+
+    registry.promote("v2", models_dir=models_dir)
+    before = _registry_state(models_dir)
+    args = [sys.executable, "-m", "moderation.cli", "train", "--data", "kaggle_insults_train",
+            "--output", str(models_dir), "--version", "v3", "--promote"]  # fmt: skip
+    code = _killed(args, env={**os.environ, "MODERATION_MODELS_DIR": str(models_dir)}, after=8.0)
+    assert code == -9
+    assert _registry_state(models_dir) == before
+    assert registry.active_version(models_dir=models_dir) == "v2"
