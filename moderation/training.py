@@ -882,6 +882,8 @@ def evaluate_test_splits(model: ModerationModel, tests: pd.DataFrame) -> dict[st
         if subset is not None:
             mask &= scored["subset"] == subset
         part = scored[mask]
+        if part.empty:  # e.g. moderators gave no troll labels: nothing to measure
+            continue
         metrics[name] = {
             "label": label,
             "corpus": corpus,
