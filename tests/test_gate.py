@@ -170,3 +170,122 @@ def test_cli_prints_the_table_and_refuses_without_force(models_dir: Path, tmp_pa
     forced = run("bad", "--force")
     assert forced.returncode == 0, forced.stderr
     assert "active model is now bad (was good) (forced past the gate)" in forced.stdout
+
+
+# --- the whole loop: ingest, relabel, retrain, gate, promote, roll back ------------------------------------
+
+#: A slur this site's moderators know and the public corpora do not: the default model misses it.
+SLUR_TEMPLATES = (
+    "typical drivel from a grebnik like {name}",
+    "only a grebnik would write this about {topic}",
+    "{name}, the grebnik of this forum, strikes again",
+    "another grebnik take on {topic}",
+    "go home, grebnik {name}",
+    "{name} posts like the grebnik he is",
+    "grebniks like {name} ruin every thread on {topic}",
+    "nobody cares what a grebnik thinks about {topic}",
+    "{name} is a grebnik, plain and simple",
+    "spoken like a true grebnik, {name}",
+)
+NAMES = ("Tom", "Marta", "Jin", "Ole", "Priya", "Sam", "Ava", "Luis", "Noor", "Ben")
+
+
+def _slur_comments(count: int, offset: int) -> list[str]:
+    return [
+        SLUR_TEMPLATES[(i + offset) % len(SLUR_TEMPLATES)].format(
+            name=NAMES[(i * 3 + offset) % len(NAMES)], topic=TOPICS[(i + 2 * offset) % len(TOPICS)]
+        )
+        + f" (#{offset}{i})"
+        for i in range(count)
+    ]
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_the_retraining_loop_end_to_end(shared_data: Path, tmp_path: Path) -> None:
+    from moderation.registry import load_model
+    from moderation.review import Change, add_user, apply_changes
+    from moderation.store import comments, open_store
+    from moderation.training import assemble_corpus
+
+    shipped = registry.active_version()
+    models = tmp_path / "models"
+    shutil.copytree(config.MODELS_DIR / shipped, models / shipped)
+    (models / config.ACTIVE_POINTER).write_text(shipped + "\n")
+    db = tmp_path / "site.db"
+    env = {**os.environ, "MODERATION_MODELS_DIR": str(models)}
+    env.pop(config.DB_ENV_VAR, None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "moderation.cli", *args],
+            capture_output=True, text=True, env=env, timeout=1800, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    # A site's dump: 150 ordinary comments (Kaggle's, with their labels) and 50 using the slur,
+    # spread over 40 threads; another 40 slur comments of other wordings stay unlabelled.
+    kaggle = assemble_corpus(["kaggle_insults_train"], root=shared_data).sample(150, random_state=config.SEED)
+    labelled_slurs, unseen_slurs = _slur_comments(50, 1), _slur_comments(40, 7)
+    texts = [*kaggle["text"], *labelled_slurs, *unseen_slurs]
+    dump = pd.DataFrame(
+        {
+            "comment_id": [f"c{i}" for i in range(len(texts))],
+            "thread_id": [f"article-{i % 40}" for i in range(len(texts))],
+            "author": [NAMES[i % len(NAMES)] for i in range(len(texts))],
+            "text": texts,
+        }
+    )
+    dump.to_csv(tmp_path / "dump.csv", index=False)
+    cli("ingest", str(tmp_path / "dump.csv"), "--db", str(db))
+
+    default = load_model(shipped, models_dir=models)
+    missed = default.score_texts(unseen_slurs)["insult_score"] < default.thresholds["insult"]
+    assert missed.mean() >= 0.8, "the default model already knows the slur: the test shows nothing"
+
+    # A moderator labels the 200: Kaggle's label for the ordinary ones, insult for the slur.
+    wanted = dict(zip(kaggle["text"], np.where(kaggle["insult"] == 1, "yes", "no"), strict=True))
+    wanted.update(dict.fromkeys(labelled_slurs, "yes"))
+    with open_store(str(db)) as store:
+        moderator = add_user(store, name="mo", password="correct horse", role="moderator")
+        stored = store.read(sa.select(comments.c.comment_id, comments.c.text, comments.c.version))
+        changes = [
+            Change(row.comment_id, "insult_label", wanted[row.text], int(row.version))
+            for row in stored.itertuples()
+            if row.text in wanted
+        ]
+        assert len(changes) == 200
+        apply_changes(store, moderator, changes)
+
+    trained = cli("train", "--db", str(db), "--output", str(models), "--version", "site-v1")
+    assert "200 comments labelled by moderators" in trained.stdout
+    candidate = load_model("site-v1", models_dir=models)
+    card = candidate.card
+    held_out = card["evaluation_set"]["moderator_rows"]
+    assert 0 < held_out < 200 and card["metrics"]["moderators_insult"]["n"] == held_out
+    caught = candidate.score_texts(unseen_slurs)["insult_score"] >= candidate.thresholds["insult"]
+    assert caught.mean() >= 0.8, f"the candidate flags only {caught.mean():.0%} of unseen slur comments"
+
+    promoted = cli("models", "promote", "site-v1", "--db", str(db))
+    print(promoted.stdout)  # the side-by-side table, for whoever runs this with -s
+    assert "gate passes" in promoted.stdout and "moderators_insult" in promoted.stdout
+    assert registry.active_version(models_dir=models) == "site-v1"
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"comment_id": ["n1"], "thread_id": ["article-99"], "text": [unseen_slurs[0]]}).to_csv(
+        new, index=False
+    )
+    cli("ingest", str(new), "--db", str(db))
+    with open_store(str(db)) as store:
+        row = store.read(
+            sa.select(comments.c.model_version, comments.c.flag).where(comments.c.comment_id == "n1")
+        )
+    assert row["model_version"].tolist() == ["site-v1"] and "insult" in row["flag"].iloc[0]
+
+    cli("models", "rollback")
+    assert registry.active_version(models_dir=models) == shipped
+    new.write_text("comment_id,thread_id,text\nn2,article-99,what a lovely photo\n")
+    cli("ingest", str(new), "--db", str(db))
+    with open_store(str(db)) as store:
+        versions = store.read(sa.select(comments.c.model_version).where(comments.c.comment_id == "n2"))
+    assert versions["model_version"].tolist() == [shipped]
