@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from common import RESULTS_DIR, markdown_table, write_sampled_jsonl
+from common import RESULTS_DIR, STORE_THREADS, build_store, markdown_table, store_dump
 from pgcluster import throwaway_cluster, url_for
 
 from moderation.registry import load_model
@@ -41,11 +41,9 @@ def _median_ms(call, repeats: int = 9) -> float:
 
 
 def measure(url: str, label: str, dump: Path, rows: int, model, jobs: int) -> dict:
+    summary, ingest_s = build_store(url, dump, model=model, jobs=jobs)
     store = open_store(url)
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        summary = ingest_files(store, [dump], model=model, jobs=jobs, rejects_path=Path(tmp) / "r.jsonl")
-        ingest_s = time.perf_counter() - started
         started = time.perf_counter()
         again = ingest_files(store, [dump], model=model, jobs=jobs, rejects_path=Path(tmp) / "r.jsonl")
         reingest_s = time.perf_counter() - started
@@ -74,13 +72,13 @@ def measure(url: str, label: str, dump: Path, rows: int, model, jobs: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--threads", type=int, default=20_000)
+    parser.add_argument("--threads", type=int, default=STORE_THREADS)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--jobs", default="1,2", help="scoring worker counts to compare (comma-separated)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "store.json")
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)
-    dump = write_sampled_jsonl(RESULTS_DIR / f"store_{args.rows}.jsonl", args.rows, threads=args.threads)
+    dump = store_dump(args.rows, threads=args.threads)
     model = load_model()
     results = []
     jobs_list = [int(j) for j in args.jobs.split(",")]

@@ -1,4 +1,5 @@
-"""Helpers every benchmark shares: sampled comment corpora, peak RSS of a command, tables.
+"""Helpers every benchmark shares: sampled comment corpora, a big store built from them, peak
+RSS of a command, tables.
 
 Benchmarks run on demand (not in the test suite). Each prints a markdown table and writes
 JSON to bench/results/, which git ignores. Texts are sampled from the public corpora in
@@ -11,14 +12,18 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from moderation import config
+from moderation.store import IngestSummary
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Threads the big-store benchmarks spread their comments over (50 comments a thread at 1M).
+STORE_THREADS = 20_000
 
 
 def corpus_texts() -> list[str]:
@@ -50,6 +55,23 @@ def write_sampled_jsonl(path: Path, rows: int, *, seed: int = 7, threads: int = 
                 record["thread_id"] = f"t{i // max(1, rows // threads)}"
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
+
+
+def store_dump(rows: int, *, threads: int = STORE_THREADS) -> Path:
+    """The sampled JSONL of ``rows`` comments in ``threads`` threads (cached in bench/results/)."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    return write_sampled_jsonl(RESULTS_DIR / f"store_{rows}.jsonl", rows, threads=threads)
+
+
+def build_store(url: str, dump: Path, *, model=None, jobs: int = 1) -> tuple[IngestSummary, float]:
+    """Ingest ``dump`` into the store at ``url`` as ``moderation ingest`` does (scoring, scores
+    table, thread roll-ups); returns the summary and the seconds it took."""
+    from moderation.store import ingest_files, open_store
+
+    with open_store(url) as store, tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        summary = ingest_files(store, [dump], model=model, jobs=jobs, rejects_path=Path(tmp) / "r.jsonl")
+        return summary, time.perf_counter() - started
 
 
 def run_measured(command: list[str]) -> dict:

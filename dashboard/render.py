@@ -25,6 +25,7 @@ __all__ = [
     "INDENT_REM",
     "MAX_INDENT_LEVELS",
     "comment_card",
+    "disagreement_card",
     "escape_text",
     "highlight",
     "indent_rem",
@@ -248,4 +249,21 @@ def thread_card(row: Mapping[str, Any], *, thresholds: Mapping[str, float] | Non
         f'<div class="mod-text" dir="auto">'
         f'<span class="mod-author">{escape_text(author) if author else "(no author)"}</span>: '
         f"{escape_text(worst)}</div></div>"
+    )
+
+
+def disagreement_card(row: Mapping[str, Any]) -> str:
+    """One comment the moderators label differently: the label, who said yes and who said no,
+    the thread's title and the start of the text."""
+    text = str(row.get("text") or "")
+    if len(text) > QUEUE_SNIPPET_CHARS:
+        text = text[:QUEUE_SNIPPET_CHARS] + "…"
+    label = escape_text(row.get("label") or "")
+    return (
+        f'<div class="mod-disagreement" data-comment-id="{escape_text(row.get("comment_id", ""))}" '
+        f'data-label="{label}">'
+        f'<div class="mod-meta"><span class="mod-state">{label}</span> · '
+        f"yes: {escape_text(row.get('said_yes') or '')} · no: {escape_text(row.get('said_no') or '')} · "
+        f"in <em>{escape_text(row.get('title') or row.get('thread_id') or '')}</em></div>"
+        f'<div class="mod-text" dir="auto">{escape_text(text)}</div></div>'
     )

@@ -62,6 +62,9 @@ MAX_PAGE_SIZE = 1_000
 NEAR_THRESHOLD_PER_THREAD = 2
 #: Bins of the score histograms on the Stats page.
 SCORE_BINS = 20
+#: Fewest comments two raters (two moderators, or a moderator and the model) must both have
+#: labelled before the Stats page shows a Cohen's kappa for them: below it one comment swings it.
+MIN_KAPPA_ITEMS = 5
 
 # --- reading ---------------------------------------------------------------------------------
 

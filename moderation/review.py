@@ -13,6 +13,7 @@ Values from the user (filters, search text, author names) reach SQL only as boun
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from moderation.store import (
     labels,
     models,
     refresh_thread_risk,
+    scores,
     sources,
     threads,
     users,
@@ -40,6 +42,7 @@ from moderation.store import (
 )
 
 __all__ = [
+    "ALL_MODERATORS",
     "DECISION_STATES",
     "Change",
     "User",
@@ -53,12 +56,15 @@ __all__ = [
     "decisions_frame",
     "decisions_over_time",
     "decisions_per_moderator",
+    "disagreements",
     "export",
     "flagged_share_by_source",
     "flagged_threads",
     "get_user",
     "list_users",
+    "model_agreement",
     "model_thresholds",
+    "moderator_agreement",
     "moderator_labels",
     "near_threshold",
     "promote_model",
@@ -269,6 +275,7 @@ def flagged_threads(
             worst.c.text.label("worst_text"),
             worst.c.insult_score.label("worst_insult"),
             worst.c.troll_score.label("worst_troll"),
+            worst.c.model_version.label("worst_model_version"),
         )
         .select_from(threads.outerjoin(worst, worst.c.comment_id == threads.c.worst_comment_id))
         .where(threads.c.n_flagged > 0)
@@ -904,10 +911,239 @@ def flagged_share_by_source(store: Store) -> pd.DataFrame:
     return frame.sort_values(["flagged_share", "source"], ascending=[False, True], ignore_index=True)
 
 
+# --- agreement: moderators with each other and with the model ------------------------------------
+
+#: The ``moderator`` of ``model_agreement``'s overall rows (not a valid user name: no clash).
+ALL_MODERATORS = "(all)"
+_YES_NO = ("yes", "no")
+_LATEST_COLUMNS = ["comment_id", "thread_id", "label", "moderator", "value", "event_id", "model_flag"]
+
+
+def _latest_labels(store: Store) -> pd.DataFrame:
+    """Each moderator's latest yes/no label of each comment, with the model's flag as they saw it.
+
+    Read from the audit log's relabel events, not from ``comments`` (which holds only the last
+    writer's value) nor from ``labels`` (which an undo leaves alone): a relabel the moderator
+    undid does not count, and their earlier label of the comment, if any, counts again. A latest
+    label of ``unsure`` leaves the moderator out for that comment. ``model_flag`` is the score of
+    the model version that had scored the comment when it was labelled, at that version's
+    threshold (the current score when that version's scores are gone).
+
+    Columns: comment_id, thread_id, label, moderator, value (yes/no), event_id, model_flag (bool).
+    """
+    undone = sa.select(audit_log.c.undoes).where(audit_log.c.undoes > 0)
+    ranked = (
+        sa.select(
+            audit_log.c.event_id,
+            audit_log.c.comment_id,
+            audit_log.c.field,
+            audit_log.c.actor,
+            audit_log.c.after,
+            audit_log.c.model_version,
+            sa.func.row_number()
+            .over(
+                partition_by=(audit_log.c.comment_id, audit_log.c.field, audit_log.c.actor),
+                order_by=audit_log.c.event_id.desc(),
+            )
+            .label("recency"),
+        )
+        .where(
+            audit_log.c.action == "relabel",
+            audit_log.c.field.in_(tuple(_LABEL_FIELDS.values())),
+            audit_log.c.event_id.not_in(undone),
+        )
+        .subquery()
+    )
+    seen = sa.and_(
+        scores.c.comment_id == ranked.c.comment_id, scores.c.model_version == ranked.c.model_version
+    )
+    frame = store.read(
+        sa.select(
+            ranked.c.event_id,
+            ranked.c.comment_id,
+            comments.c.thread_id,
+            ranked.c.field,
+            ranked.c.actor.label("moderator"),
+            ranked.c.after.label("value"),
+            sa.case(
+                (scores.c.comment_id.is_(None), comments.c.model_version), else_=ranked.c.model_version
+            ).label("scored_by"),
+            sa.func.coalesce(scores.c.insult_score, comments.c.insult_score).label("insult_score"),
+            sa.func.coalesce(scores.c.troll_score, comments.c.troll_score).label("troll_score"),
+        )
+        .select_from(
+            ranked.join(comments, comments.c.comment_id == ranked.c.comment_id).outerjoin(scores, seen)
+        )
+        .where(ranked.c.recency == 1, ranked.c.after.in_(_YES_NO))
+        .order_by(ranked.c.event_id)
+    )
+    if frame.empty:
+        return pd.DataFrame({column: pd.Series(dtype="bool" if column == "model_flag" else "object")
+                             for column in _LATEST_COLUMNS})  # fmt: skip
+    by_field = {column: name for name, column in _LABEL_FIELDS.items()}
+    frame["label"] = frame["field"].map(by_field)
+    thresholds = {version: model_thresholds(store, version or None) for version in set(frame["scored_by"])}
+    threshold = [thresholds[v][label] for v, label in zip(frame["scored_by"], frame["label"], strict=True)]
+    score = frame["insult_score"].where(frame["label"] == "insult", frame["troll_score"])
+    frame["model_flag"] = score.astype(float).to_numpy() >= pd.Series(threshold, dtype="float64").to_numpy()
+    frame["event_id"] = frame["event_id"].astype(int)
+    return frame[_LATEST_COLUMNS]
+
+
+def _compute_kappa(first: pd.Series, second: pd.Series, names: tuple[str, str]) -> tuple[float, str]:
+    """Cohen's kappa of two aligned yes/no series, or NaN and why it is not shown."""
+    from sklearn.metrics import cohen_kappa_score
+
+    n = len(first)
+    if n == 0:
+        return float("nan"), f"no comment labelled by both {names[0]} and {names[1]}"
+    if n < config.MIN_KAPPA_ITEMS:
+        return float("nan"), f"only {n} in common; kappa needs {config.MIN_KAPPA_ITEMS}"
+    constant = [
+        f"{name} said {values.iat[0]} to all {n}"
+        for name, values in zip(names, (first, second), strict=True)
+        if values.nunique() == 1
+    ]
+    if constant:
+        # Kappa is undefined (both constant) or stuck at 0 (one constant): it says nothing.
+        return float("nan"), "; ".join(constant)
+    return float(cohen_kappa_score(first.to_numpy(), second.to_numpy(), labels=list(_YES_NO))), ""
+
+
+def moderator_agreement(store: Store) -> pd.DataFrame:
+    """How often each pair of moderators agrees, per label, on the comments both labelled yes/no.
+
+    Each moderator's latest label of a comment counts (see ``_latest_labels``). One row per
+    label and pair of moderators who gave that label: ``label``, ``moderator_a``,
+    ``moderator_b`` (a before b by name), ``n`` (comments in common), ``agreement`` (share of
+    them labelled alike), ``kappa`` (Cohen's; NaN when fewer than ``config.MIN_KAPPA_ITEMS``
+    are in common or one side gave a single value) and ``note`` (why kappa is NaN).
+    """
+    latest = _latest_labels(store)
+    rows = []
+    for label in config.LABELS:
+        given = latest[latest["label"] == label]
+        by_moderator = {
+            name: group.set_index("comment_id")["value"]
+            for name, group in given.groupby("moderator", sort=True)
+        }
+        for a, b in itertools.combinations(sorted(by_moderator), 2):
+            both = pd.concat([by_moderator[a].rename("a"), by_moderator[b].rename("b")], axis=1, join="inner")
+            kappa, note = _compute_kappa(both["a"], both["b"], (a, b))
+            rows.append(
+                {
+                    "label": label,
+                    "moderator_a": a,
+                    "moderator_b": b,
+                    "n": len(both),
+                    "agreement": float((both["a"] == both["b"]).mean()) if len(both) else float("nan"),
+                    "kappa": kappa,
+                    "note": note,
+                }
+            )
+    columns = ["label", "moderator_a", "moderator_b", "n", "agreement", "kappa", "note"]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {"n": "int64", "agreement": "float64", "kappa": "float64"}
+    )
+
+
+def model_agreement(store: Store) -> pd.DataFrame:
+    """How each moderator's yes/no labels compare with the model's flags, and how often they
+    overturn it, per label; then one overall row per label (``moderator`` is ``ALL_MODERATORS``)
+    pooling every moderator's labels.
+
+    The model's flag is the one the moderator saw (``_latest_labels``). Columns: ``moderator``,
+    ``label``, ``n`` (comments labelled), ``agreement``, ``kappa`` (NaN with a ``note`` as in
+    ``moderator_agreement``), ``n_flag_overturned`` (the model flagged it, the moderator said no),
+    ``n_flag_missed`` (the model did not flag it, the moderator said yes), ``n_overturned`` (both)
+    and ``overturn_rate`` (``n_overturned / n``).
+    """
+    latest = _latest_labels(store)
+    rows = []
+    for label in config.LABELS:
+        given = latest[latest["label"] == label]
+        groups = [*given.groupby("moderator", sort=True)]
+        if groups:
+            groups.append((ALL_MODERATORS, given))
+        for name, group in groups:
+            said = group["value"].reset_index(drop=True)
+            model = group["model_flag"].map({True: "yes", False: "no"}).reset_index(drop=True)
+            kappa, note = _compute_kappa(said, model, (str(name), "the model"))
+            overturned = int(((said == "no") & (model == "yes")).sum())
+            missed = int(((said == "yes") & (model == "no")).sum())
+            rows.append(
+                {
+                    "moderator": name,
+                    "label": label,
+                    "n": len(group),
+                    "agreement": float((said == model).mean()),
+                    "kappa": kappa,
+                    "note": note,
+                    "n_flag_overturned": overturned,
+                    "n_flag_missed": missed,
+                    "n_overturned": overturned + missed,
+                    "overturn_rate": (overturned + missed) / len(group),
+                }
+            )
+    columns = [
+        "moderator",
+        "label",
+        "n",
+        "agreement",
+        "kappa",
+        "note",
+        "n_flag_overturned",
+        "n_flag_missed",
+        "n_overturned",
+        "overturn_rate",
+    ]
+    counts = dict.fromkeys(("n", "n_flag_overturned", "n_flag_missed", "n_overturned"), "int64")
+    return pd.DataFrame(rows, columns=columns).astype(
+        {**counts, "agreement": "float64", "kappa": "float64", "overturn_rate": "float64"}
+    )
+
+
+def disagreements(store: Store, *, limit: int = 50) -> pd.DataFrame:
+    """Comments whose moderators' latest labels disagree (one said yes, another no), per label,
+    most recently labelled first: ``comment_id``, ``thread_id``, ``title``, ``text``, ``label``,
+    ``said_yes`` and ``said_no`` (the moderators' names, comma-separated, by name)."""
+    limit, _ = _page(limit, 0)
+    columns = ["comment_id", "thread_id", "title", "text", "label", "said_yes", "said_no"]
+    latest = _latest_labels(store)
+    if latest.empty:
+        return pd.DataFrame(columns=columns, dtype="object")
+    keys = ["comment_id", "label"]
+
+    def names(value: str) -> pd.Series:
+        said = latest[latest["value"] == value]
+        return said.groupby(keys)["moderator"].agg(lambda who: ", ".join(sorted(who)))
+
+    split = pd.concat(
+        [names("yes").rename("said_yes"), names("no").rename("said_no")], axis=1, join="inner"
+    ).join(latest.groupby(keys)["event_id"].max().rename("last_event_id"))
+    split = split.reset_index()
+    split = split.sort_values(["last_event_id", "comment_id"], ascending=[False, True]).head(limit)
+    if split.empty:
+        return pd.DataFrame(columns=columns, dtype="object")
+    texts = store.read(
+        sa.select(comments.c.comment_id, comments.c.thread_id, threads.c.title, comments.c.text)
+        .select_from(comments.join(threads, comments.c.thread_id == threads.c.thread_id))
+        .where(comments.c.comment_id.in_(sorted(set(split["comment_id"]))))
+    )
+    out = split.merge(texts, on="comment_id", how="left")
+    return out[columns].reset_index(drop=True)
+
+
 def scored_model_versions(store: Store) -> list[str]:
-    """The model versions behind the current scores of stored comments (for a queue filter)."""
-    frame = store.read(sa.select(comments.c.model_version).distinct().order_by(comments.c.model_version))
-    return [str(v) for v in frame["model_version"] if v]
+    """The model versions that have scored comments in this store, by name (for a queue filter).
+
+    Read from ``models``, where ingest and rescore register each version the first time it
+    scores: a few rows, where a DISTINCT over ``comments`` scanned every comment (0.7 s at a
+    million, on each Queue load). A version whose scores a rescore has since replaced on every
+    comment stays listed; filtering on it finds nothing.
+    """
+    frame = store.read(sa.select(models.c.version).order_by(models.c.version))
+    return [str(v) for v in frame["version"] if v]
 
 
 # --- the moderators' labels as training data ---------------------------------------------------------

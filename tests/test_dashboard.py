@@ -464,6 +464,43 @@ def test_stats_page_draws_its_charts(store) -> None:
     assert not at.info
 
 
+def test_stats_page_shows_agreement_and_opens_a_disputed_thread(store) -> None:
+    at = _open(_app(), "stats")
+    assert any("No moderator has labelled" in c.value for c in at.caption)
+    assert not at.dataframe
+    labels = {  # comment -> (alice, bob): they disagree on x1 (hostile text) and c2
+        "c1": ("yes", "yes"), "c2": ("yes", "no"), "c3": ("no", "no"), "c4": ("no", "no"),
+        "c5": ("yes", "yes"), "x1": ("no", "yes"),
+    }  # fmt: skip
+    for comment_id, said in labels.items():
+        for user, value in zip((ALICE, BOB), said, strict=True):
+            version = int(_row(store, comment_id)["version"])
+            review.relabel(store, user, comment_id, label="insult", value=value, expected_version=version)
+    st.cache_data.clear()
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("vega_lite_chart")) == 4  # two histograms, by source, overturn rates
+    by_model, pairs = (frame.value for frame in at.dataframe)
+    assert by_model[["moderator", "label"]].values.tolist() == [
+        ["alice", "insult"], ["bob", "insult"], [review.ALL_MODERATORS, "insult"],
+    ]  # fmt: skip
+    assert pairs[["moderator_a", "moderator_b", "n"]].values.tolist() == [["alice", "bob", 6]]
+    assert pairs.at[0, "kappa"] == pytest.approx(review.moderator_agreement(store).at[0, "kappa"])
+    disputed = re.findall(r'<div class="mod-disagreement" data-comment-id="([^"]*)"', "".join(_bodies(at)))
+    assert disputed == ["x1", "c2"]
+    body = next(b for b in _bodies(at) if 'data-comment-id="x1"' in b)
+    assert "<img" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+
+    at.button(
+        key=render.widget_key("disagreement_open", render.widget_key("disagreement", "insult:x1"))
+    ).click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["thread_id"] == "hostile-thread"
+    assert at.session_state["cursor"] == "x1"
+    assert 'class="mod-comment mod-focused" data-comment-id="x1"' in "".join(_bodies(at))
+
+
 @pytest.fixture
 def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the shipped registry plus a second version, so promotion touches no checkout file."""

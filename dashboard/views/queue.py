@@ -69,11 +69,14 @@ threads = session.read("flagged_threads", limit=size, offset=page * size, **filt
 
 if threads.empty and page == 0:
     st.info("No flagged thread matches these filters.")
-thresholds = session.model_thresholds()
-for row in threads.to_dict("records"):
+# The bars of each row use the thresholds of the model that scored its worst comment: one
+# lookup in ``models`` per version, where the store-wide default counts every comment's version.
+versions = threads["worst_model_version"].fillna("").astype(str)
+thresholds = {version: session.read("model_thresholds", version) for version in set(versions)}
+for row, version in zip(threads.to_dict("records"), versions, strict=True):
     key = render.widget_key("thread", row["thread_id"])
     with st.container(border=True, key=key):
-        st.html(render.thread_card(row, thresholds=thresholds))
+        st.html(render.thread_card(row, thresholds=thresholds[version]))
         if st.button("open thread", key=render.widget_key("open", row["thread_id"]), type="primary"):
             st.session_state["thread_id"] = str(row["thread_id"])
             st.session_state.pop("cursor", None)

@@ -1,5 +1,7 @@
-"""Stats page: decisions over time and per moderator, how the scores spread, and the flagged
-share of each ingested dump (Altair charts over ``moderation.review``'s statistics).
+"""Stats page: decisions over time and per moderator, how the scores spread, the flagged share
+of each ingested dump, and how moderators agree with each other and with the model (overturn
+rates, Cohen's kappa, the comments they disagree on); Altair charts and tables over
+``moderation.review``'s statistics.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from pathlib import Path
 import altair as alt
 import streamlit as st
 
-from dashboard import session
+from dashboard import render, session
+from moderation import config
 
+st.html(render.CSS)
 st.title("Stats")
 
 over_time = session.read("decisions_over_time")
@@ -100,3 +104,72 @@ else:
         ),
         key="chart_by_source",
     )
+
+st.subheader("Moderators and the model")
+with_model = session.read("model_agreement")
+if with_model.empty:
+    st.caption("No moderator has labelled a comment yes or no yet, so there is no agreement to show.")
+else:
+    st.caption(
+        "Each moderator's latest yes/no label of a comment counts once (unsure and undone labels "
+        "do not). An overturn is a comment the model flagged that the moderator labelled no, or "
+        "one it did not flag that they labelled yes, against the flag they saw. Kappa: 1 is full "
+        f"agreement, 0 no better than chance; it needs {config.MIN_KAPPA_ITEMS} comments in common."
+    )
+    st.altair_chart(
+        alt.Chart(with_model)
+        .mark_bar()
+        .encode(
+            y=alt.Y("moderator:N", title=None),
+            yOffset=alt.YOffset("label:N"),
+            x=alt.X("overturn_rate:Q", title="overturn rate", axis=alt.Axis(format="%")),
+            color=alt.Color("label:N", title="label"),
+            tooltip=[
+                "moderator:N",
+                "label:N",
+                alt.Tooltip("n:Q", title="labelled"),
+                alt.Tooltip("n_flag_overturned:Q", title="flagged, said no"),
+                alt.Tooltip("n_flag_missed:Q", title="not flagged, said yes"),
+                alt.Tooltip("overturn_rate:Q", format=".1%"),
+                alt.Tooltip("kappa:Q", format=".2f"),
+            ],
+        ),
+        key="chart_overturn_rate",
+    )
+    shares = {"agreement": st.column_config.NumberColumn(format="percent")}
+    kappa = {"kappa": st.column_config.NumberColumn(format="%.2f")}
+    st.markdown("**Each moderator and the model**")
+    st.dataframe(
+        with_model,
+        hide_index=True,
+        key="agreement_model",
+        column_order=[
+            "moderator", "label", "n", "agreement", "kappa", "n_flag_overturned", "n_flag_missed",
+            "overturn_rate", "note",
+        ],
+        column_config={
+            **shares,
+            **kappa,
+            "overturn_rate": st.column_config.NumberColumn(format="percent"),
+            "n_flag_overturned": st.column_config.NumberColumn("flagged, said no"),
+            "n_flag_missed": st.column_config.NumberColumn("not flagged, said yes"),
+        },
+    )  # fmt: skip
+    pairs = session.read("moderator_agreement")
+    st.markdown("**Between moderators**, on the comments both labelled")
+    if pairs.empty:
+        st.caption("Only one moderator has labelled so far.")
+    else:
+        st.dataframe(pairs, hide_index=True, key="agreement_pairs", column_config={**shares, **kappa})
+    disputed = session.read("disagreements")
+    st.markdown("**Where moderators disagree**, most recently labelled first")
+    if disputed.empty:
+        st.caption("No comment has both a yes and a no from different moderators.")
+    for row in disputed.to_dict("records"):
+        key = render.widget_key("disagreement", f"{row['label']}:{row['comment_id']}")
+        with st.container(border=True, key=key):
+            st.html(render.disagreement_card(row))
+            if st.button("open thread", key=render.widget_key("disagreement_open", key)):
+                st.session_state["thread_id"] = str(row["thread_id"])
+                st.session_state["cursor"] = str(row["comment_id"])
+                st.switch_page("views/thread.py", query_params={"thread": str(row["thread_id"])})
