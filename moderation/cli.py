@@ -383,7 +383,7 @@ def label_issues_command(
         suspects = store_label_issues(store, label=label, data=data)
         if writer is not None:
             writer.write(suspects[list(SUSPECT_COLUMNS)])
-    ours = suspects[suspects["comment_id"] != ""]
+    ours = suspects[suspects["comment_id"] != ""]  # only the moderators' labels keep their comment
     typer.echo(
         f"{len(suspects):,} suspects ({len(ours):,} among the moderators' labels); "
         "moderators' labels first, then by rank"

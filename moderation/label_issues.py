@@ -30,6 +30,7 @@ from moderation.errors import ModerationError
 from moderation.store import Store, comments, label_issues, utc_now
 
 __all__ = [
+    "MODERATORS",
     "SUSPECT_COLUMNS",
     "find_suspects",
     "out_of_fold_proba",
@@ -50,6 +51,10 @@ SUSPECT_COLUMNS = (
     "thread_id",
     "text",
 )
+
+#: The corpus name of the moderators' labels (``moderation.review.moderator_labels``); only
+#: these rows are comments of the store (corpus rows may carry ids of their own source).
+MODERATORS = "moderators"
 
 #: How a 0/1 label reads in the queue and the CSV: the moderators' own words.
 _LABEL_WORDS = {0: "no", 1: "yes"}
@@ -254,7 +259,7 @@ def store_label_issues(
             hint="label comments on the dashboard, or add public corpora with --data default",
         )
     found = [find_suspects(rows, name, folds=folds, seed=seed) for name in checked]
-    suspects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=SUSPECT_COLUMNS)
+    suspects = pd.concat(found, ignore_index=True)
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     created_at = utc_now()
     records = [
@@ -263,7 +268,7 @@ def store_label_issues(
             "created_at": created_at,
             "label": record["label"],
             "rank": int(record["rank"]),
-            "comment_id": record["comment_id"] or None,
+            "comment_id": (record["comment_id"] or None) if record["corpus"] == MODERATORS else None,
             "corpus": record["corpus"],
             "text": record["text"],
             "given": record["given"],

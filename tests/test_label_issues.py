@@ -113,6 +113,18 @@ def test_wrong_moderator_labels_are_flagged_stored_and_replaced(store, shared_da
     assert page["comment_id"].tolist() == second["comment_id"].iloc[:2].tolist()
 
 
+def test_a_store_at_migration_0002_gains_the_label_issues_table(db_url: str) -> None:
+    from moderation.store import _create_engine, _migrate
+
+    engine = _create_engine(db_url)
+    _migrate(engine, target="0002_audit_append_only")
+    assert not sa.inspect(engine).has_table("label_issues")  # 0001 creates only its own tables
+    engine.dispose()
+    with open_store(db_url) as store:
+        assert sa.inspect(store.engine).has_table("label_issues")
+        assert stored_label_issues(store).empty
+
+
 def test_nothing_labelled_is_an_error_with_a_hint(store) -> None:
     with pytest.raises(ModerationError, match="nothing is labelled") as error:
         store_label_issues(store, label="troll")
@@ -131,10 +143,15 @@ def test_cli_writes_a_formula_safe_csv_and_prints_the_suspects(
         ingest_files(store, [DEMO, hostile], model=model, rejects_path=tmp_path / "r.jsonl")
         _label(store, {**WRONG, **RIGHT, "h1": "no"})
     out = tmp_path / "suspects.csv"
-    main(["label-issues", "--db", url, "--label", "insult", "--data", "kaggle_insults_train", "-o", str(out)])
+    # ToxiChat rows carry comment ids of their own source: they must not pass for store comments.
+    data = "kaggle_insults_train,toxichat_train"
+    main(["label-issues", "--db", url, "--label", "insult", "--data", data, "-o", str(out)])
     printed = capsys.readouterr().out.splitlines()
     written = pd.read_csv(out, keep_default_na=False)
-    assert printed[0].startswith(f"{len(written):,} suspects")
+    ours = written[written["corpus"] == "moderators"]
+    assert set(written["corpus"]) == {"moderators", "kaggle_insults_train", "toxichat_train"}
+    assert (written.loc[written["corpus"] != "moderators", "comment_id"] == "").all()
+    assert printed[0].startswith(f"{len(written):,} suspects ({len(ours):,} among the moderators' labels)")
     assert len(printed) == 1 + config.LABEL_ISSUE_PRINTED + 1 and printed[-1].startswith("wrote")
     assert list(written.columns[: len(SUSPECT_COLUMNS)]) == list(SUSPECT_COLUMNS)
     row = written[written["comment_id"] == "h1"]
