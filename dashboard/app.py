@@ -51,6 +51,9 @@ else:
             st.Page("views/thread.py", title="Thread", icon=":material/forum:", url_path="thread"),
             st.Page("views/author.py", title="Author", icon=":material/person:", url_path="author"),
             st.Page("views/needs_review.py", title="Needs review", icon=":material/help:", url_path="review"),
+            st.Page(
+                "views/label_issues.py", title="Label issues", icon=":material/rule:", url_path="label-issues"
+            ),
             st.Page("views/stats.py", title="Stats", icon=":material/bar_chart:", url_path="stats"),
             st.Page("views/models.py", title="Models", icon=":material/model_training:", url_path="models"),
         ]

@@ -372,6 +372,61 @@ def train(
         _promote_through_gate(model.version, db=db, force=False, models_dir=output)
 
 
+@app.command("label-issues")
+def label_issues_command(
+    db: DbOpt = None,
+    label: Annotated[
+        str, typer.Option("--label", help="which labels to check: insult, troll or both")
+    ] = "both",
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="public corpora to judge the moderators' labels against (as for train), "
+            "or none for the moderators' labels alone",
+        ),
+    ] = "none",
+    top: Annotated[
+        int, typer.Option("--top", help="how many suspects to print")
+    ] = config.LABEL_ISSUE_PRINTED,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="also write every suspect to this .csv, .jsonl or .parquet"),
+    ] = None,
+) -> None:
+    """List the likely mislabels (cleanlab) among the moderators' labels and the corpora of --data;
+    the dashboard's Label issues page shows them as a review queue."""
+    from contextlib import nullcontext
+
+    from moderation.label_issues import SUSPECT_COLUMNS, resolve_labels, store_label_issues
+    from moderation.output import FrameWriter
+    from moderation.store import open_store
+
+    resolve_labels(label)  # a wrong --label or -o fails before the corpora are read
+    with (
+        FrameWriter(output) if output is not None else nullcontext() as writer,
+        open_store(db) as store,
+    ):
+        suspects = store_label_issues(store, label=label, data=data)
+        if writer is not None:
+            writer.write(suspects[list(SUSPECT_COLUMNS)])
+    ours = suspects[suspects["comment_id"] != ""]  # only the moderators' labels keep their comment
+    typer.echo(
+        f"{len(suspects):,} suspects ({len(ours):,} among the moderators' labels); "
+        "moderators' labels first, then by rank"
+    )
+    for row in suspects.head(max(top, 0)).itertuples(index=False):
+        where = row.comment_id or row.corpus
+        text = " ".join(str(row.text).split())
+        text = text[:60] + "…" if len(text) > 60 else text
+        typer.echo(
+            f"{row.rank:6d} {row.label:6s} {row.given:>3s}->{row.suggested:3s} "
+            f"p={row.self_confidence:.3f} {where[:24]:24s} {text!r}"
+        )
+    if output is not None:
+        typer.echo(f"wrote {len(suspects):,} suspects to {output}")
+
+
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Argument(help="model version, folder, or 'active'")],

@@ -223,6 +223,13 @@ MAX_SHIPPED_MODEL_BYTES = 50 * 1024**2
 #: Grouped folds for model selection and calibration.
 CV_FOLDS = 5
 
+#: Label issues (``moderation.label_issues``): grouped folds of the out-of-fold probabilities,
+#: the inverse regularisation of their logistic regression (the shipped insult head's), and how
+#: many suspects ``moderation label-issues`` prints.
+LABEL_ISSUE_FOLDS = 5
+LABEL_ISSUE_C = 2.0
+LABEL_ISSUE_PRINTED = 20
+
 #: Bins of the reliability diagram and of the expected calibration error.
 CALIBRATION_BINS = 10
 

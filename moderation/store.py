@@ -19,6 +19,8 @@ Tables:
     users             moderators and admins, with argon2 password hashes
     audit_log         every change: who, when, field, before, after, active model (append-only;
                       triggers refuse UPDATE and DELETE)
+    label_issues      the likely mislabels of the last ``moderation label-issues`` run (derived
+                      data, replaced by each run; ``moderation.label_issues``)
 
 The moderation state in ``comments`` is a cache of the audit log, written in the same
 transaction; ``replay_state`` derives it from the log alone, and the tests check both agree.
@@ -54,6 +56,7 @@ __all__ = [
     "current_migration",
     "decisions",
     "ingest_files",
+    "label_issues",
     "labels",
     "metadata",
     "models",
@@ -231,6 +234,29 @@ audit_log = sa.Table(
     sa.Index("ix_audit_actor", "actor"),
 )
 
+label_issues = sa.Table(
+    "label_issues",
+    metadata,
+    sa.Column("issue_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("label", sa.String(20), nullable=False),
+    # The position among all suspects of the run for this label, 1 = most likely mislabelled.
+    sa.Column("rank", sa.Integer, nullable=False),
+    # A moderator's label; NULL for a row of a public corpus.
+    sa.Column("comment_id", sa.String(500), nullable=True),
+    sa.Column("corpus", sa.String(100), nullable=False, server_default=""),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("given", sa.String(10), nullable=False),
+    sa.Column("suggested", sa.String(10), nullable=False),
+    sa.Column("self_confidence", sa.Float, nullable=False),
+    sa.Index("ix_label_issues_label_rank", "label", "rank"),
+    sa.Index("ix_label_issues_comment", "comment_id"),
+)
+
+#: Tables created by a migration after 0001, which therefore leaves them out.
+_LATER_TABLES = ("label_issues",)
+
 #: The moderation state fields of ``comments`` that the audit log rebuilds.
 STATE_FIELDS = ("insult_label", "troll_label", "decision", "note")
 
@@ -250,7 +276,7 @@ _APPEND_ONLY_MESSAGE = "the audit log is append-only"
 
 
 def _m0001_tables(conn: Connection) -> None:
-    tables = [t for t in metadata.sorted_tables if t.name != "schema_migrations"]
+    tables = [t for t in metadata.sorted_tables if t.name not in ("schema_migrations", *_LATER_TABLES)]
     metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
@@ -277,10 +303,15 @@ def _m0002_audit_append_only(conn: Connection) -> None:
             )
 
 
+def _m0003_label_issues(conn: Connection) -> None:
+    label_issues.create(conn, checkfirst=True)
+
+
 #: Numbered migrations, applied in order; never edit one that has shipped, add a new one.
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0001_tables", _m0001_tables),
     ("0002_audit_append_only", _m0002_audit_append_only),
+    ("0003_label_issues", _m0003_label_issues),
 )
 
 

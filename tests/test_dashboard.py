@@ -451,6 +451,38 @@ def test_needs_review_lists_comments_closest_to_the_threshold(store) -> None:
     ].tolist()
 
 
+def test_label_issues_page_without_a_run_says_how_to_find_them(store) -> None:
+    at = _open(_app(), "label_issues")
+    assert "moderation label-issues" in _unescaped(at.info[0].value)
+    assert not [b for b in _bodies(at) if "mod-issue" in b]
+
+
+@pytest.mark.shared
+def test_label_issues_page_lists_suspects_escaped_and_opens_their_thread(store, shared_data: Path) -> None:
+    from moderation.label_issues import store_label_issues
+
+    wrong = {"s3": "no", "s5": "no", "x0": "no", "c6": "yes"}
+    for comment_id, value in {**wrong, "c1": "no", "c2": "no", "t5": "yes"}.items():
+        review.relabel(store, ALICE, comment_id, label="insult", value=value, expected_version=1)
+    stored = store_label_issues(store, label="insult", data="kaggle_insults_train")
+    ours = stored[stored["comment_id"] != ""]
+    assert len(ours) >= 2
+
+    at = _open(_app(), "label_issues")
+    shown = re.findall(r'class="mod-comment mod-issue" data-comment-id="([^"]*)"', "".join(_bodies(at)))
+    assert shown == ours["comment_id"].tolist()[:20]  # moderators' labels only, by rank
+    assert set(shown) <= set(wrong)
+    assert "<script>" not in "".join(_bodies(at))  # x0's text is hostile
+    at.selectbox(key="issues_source").select("moderators' labels, then public corpora").run()
+    shown = re.findall(r'class="mod-comment mod-issue" data-comment-id="([^"]*)"', "".join(_bodies(at)))
+    assert shown[: len(ours)] == ours["comment_id"].tolist()[:20] and len(shown) == 20
+    first = ours.iloc[0]
+    at.button(key=render.widget_key("issue_thread", f"insult:{first['comment_id']}")).click().run()
+    assert not at.exception
+    assert at.session_state["thread_id"] == first["thread_id"]
+    assert at.session_state["cursor"] == first["comment_id"]
+
+
 def test_stats_page_draws_its_charts(store) -> None:
     at = _open(_app(), "stats")
     assert len(at.info) == 2  # no decision yet: both decision charts say so
