@@ -15,24 +15,26 @@ round (``--head``):
 - ``calibrated`` (default): the shipped ``CalibratedLinearHead(C=2)`` (the insult head's C);
   its threshold is the best-F1 threshold of its grouped out-of-fold probabilities on the
   labelled rows, as ``train_model`` chooses the model's threshold: the same rule as the store's
-  queue. Six liblinear fits per round (five for the calibration), about 4 minutes for 3 seeds;
+  queue. Six liblinear fits per round (five for the calibration): 4 to 6 minutes for 3 seeds;
 - ``logistic``: a plain logistic regression (liblinear, C=2) with the threshold 0.5; one fit
-  per round, about 2 minutes for 5 seeds.
+  per round: 1 to 2 minutes for 5 seeds (timed on 2 shared cores).
 The summary compares the median curves over seeds: the labels uncertainty needs to first
 reach random's final AUC, and the saving against random's label count (issue 7: >= 30%); and
 the same at every earlier budget (had labelling stopped after that round). When the rounds run
 until the pool is exhausted, both strategies end on the same labelled set, so random's final
 AUC is the whole pool's AUC.
-Writes bench/results/active_learning.json and .html (altair; .svg and .png too when
+Writes bench/results/active_learning.json and .html beside it (altair; .svg and .png too when
 vl-convert is installed); ``--head logistic`` and ``--quick`` add ``_logistic`` and
-``_quick`` to the names. ``--quick`` runs two seeds and four rounds, as a smoke test.
+``_quick`` to the names, ``--output`` chooses the JSON path. ``--quick`` runs two seeds and
+four rounds, as a smoke test.
 Usage: python bench/bench_active_learning.py [--seeds 3] [--batch 200] [--start 500]
-       [--max-labels N] [--head calibrated|logistic] [--quick]
+       [--max-labels N] [--head calibrated|logistic] [--quick] [--output PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -45,7 +47,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, markdown_table, save_results
+from common import RESULTS_DIR, markdown_table
 
 from moderation import config
 from moderation.classifier import CalibratedLinearHead
@@ -267,6 +269,9 @@ def main() -> None:
     parser.add_argument("--max-labels", type=int, default=None, help="stop here (default: the whole pool)")
     parser.add_argument("--head", choices=("calibrated", "logistic"), default="calibrated")
     parser.add_argument("--quick", action="store_true", help="two seeds, four rounds: a smoke run")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="JSON file (default bench/results/active_learning*.json)"
+    )
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 3)
     if args.quick and args.max_labels is None:
@@ -363,20 +368,22 @@ def main() -> None:
     ]
     print("per seed, labels uncertainty needed for that seed's random final AUC: " + ", ".join(per_seed))
     elapsed = round(time.perf_counter() - started, 1)
-    # One file per variant, so a smoke run or the logistic head keeps the default run's files.
-    stem = RESULTS_DIR / (
+    # One file per variant by default, so a smoke run or the logistic head keeps the default's files.
+    output = args.output or RESULTS_DIR / (
         "active_learning"
         + ("" if args.head == "calibrated" else f"_{args.head}")
         + ("_quick" if args.quick else "")
+        + ".json"
     )
-    RESULTS_DIR.mkdir(exist_ok=True)
-    plots = _plot(frame, medians, summary, stem)
-    path = save_results(
-        stem.name,
-        rounds,
-        medians=medians.to_dict("records"),
-        summary=summary,
-        parameters={
+    output.parent.mkdir(parents=True, exist_ok=True)
+    plots = _plot(frame, medians, summary, output.with_suffix(""))
+    payload = {
+        "benchmark": "active_learning",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rounds,
+        "medians": medians.to_dict("records"),
+        "summary": summary,
+        "parameters": {
             "seeds": seeds,
             "batch": args.batch,
             "start": args.start,
@@ -387,9 +394,10 @@ def main() -> None:
             "test": len(test),
             "test_duplicates_left_out": leaked,
         },
-        seconds=elapsed,
-    )
-    print(f"{elapsed} s; wrote {path} and {', '.join(str(p) for p in plots)}")
+        "seconds": elapsed,
+    }
+    output.write_text(json.dumps(payload, indent=2))
+    print(f"{elapsed} s; wrote {output} and {', '.join(str(p) for p in plots)}")
 
 
 if __name__ == "__main__":
