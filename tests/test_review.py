@@ -284,10 +284,8 @@ def test_near_threshold_takes_the_closest_comments_of_each_thread(store) -> None
         queue = near_threshold(store, label=label, limit=100)
         assert queue["comment_id"].tolist() == open_rows["comment_id"].to_numpy()[closest].tolist()
         assert np.allclose(queue["distance"], distance[closest])
-        assert (
-            near_threshold(store, label=label, limit=3, offset=2)["comment_id"].tolist()
-            == (queue["comment_id"].tolist()[2:5])
-        )
+        page = near_threshold(store, label=label, limit=3, offset=2)
+        assert page["comment_id"].tolist() == queue["comment_id"].tolist()[2:5]
 
 
 def test_one_thread_of_near_threshold_comments_cannot_fill_the_queue(store) -> None:
