@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -51,6 +52,7 @@ __all__ = [
     "apply_changes",
     "authenticate",
     "author_comments",
+    "closest_to_threshold",
     "comment",
     "decide",
     "decisions_frame",
@@ -476,6 +478,38 @@ def near_threshold(
         .offset(offset)
     )
     return store.read(query)
+
+
+def closest_to_threshold(
+    scores: Sequence[float] | np.ndarray,
+    threshold: float,
+    *,
+    groups: Sequence[object] | np.ndarray,
+    size: int,
+    per_group: int = 1,
+) -> np.ndarray:
+    """Positions of the ``size`` scores closest to ``threshold``, at most ``per_group`` from each
+    group, closest first (ties by position): ``near_threshold``'s rule for rows in memory, such
+    as a scored file or an active-learning pool, where a group is a thread or a duplicate text.
+    """
+    distance = np.abs(np.asarray(scores, dtype=float) - float(threshold))
+    groups = np.asarray(groups, dtype=object)
+    if distance.ndim != 1 or groups.shape != distance.shape:
+        raise ValueError(
+            f"scores and groups must be 1-D and of one length, not {distance.shape} and {groups.shape}"
+        )
+    if np.isnan(distance).any():
+        raise ValueError("scores and threshold must not be NaN")
+    if size < 0 or per_group < 1:
+        raise ValueError(f"size must be >= 0 and per_group >= 1, not {size} and {per_group}")
+    return _compute_closest(distance, groups, size=size, per_group=per_group)
+
+
+def _compute_closest(distance: np.ndarray, groups: np.ndarray, *, size: int, per_group: int) -> np.ndarray:
+    order = np.argsort(distance, kind="stable")
+    ordered = pd.Series(groups[order])
+    rank_in_group = ordered.groupby(ordered, sort=False, dropna=False).cumcount().to_numpy()
+    return order[rank_in_group < per_group][:size]
 
 
 # --- changes -------------------------------------------------------------------------------------------

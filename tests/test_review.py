@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -28,11 +29,13 @@ from moderation.review import (
     apply_changes,
     authenticate,
     author_comments,
+    closest_to_threshold,
     comment,
     decide,
     export,
     flagged_threads,
     get_user,
+    model_thresholds,
     moderator_labels,
     near_threshold,
     promote_model,
@@ -259,6 +262,66 @@ def test_near_threshold_spreads_across_threads(store) -> None:
     assert set(queue["thread_id"]) == set(store.read(sa.select(comments.c.thread_id))["thread_id"])
     one = near_threshold(store, limit=100, per_thread=1)
     assert one["thread_id"].is_unique
+
+
+def test_near_threshold_takes_the_closest_comments_of_each_thread(store) -> None:
+    first, second = unreviewed_comments(store, limit=2)["comment_id"]
+    relabel(store, ALICE, first, label="troll", value="no", expected_version=_version(store, first))
+    decide(store, ALICE, second, action="approve", expected_version=_version(store, second))
+    open_rows = store.read(
+        sa.select(comments).where(
+            comments.c.decision == "", comments.c.insult_label == "", comments.c.troll_label == ""
+        )
+    )
+    open_rows = open_rows.sort_values("comment_id").reset_index(drop=True)  # ties go by comment_id
+    assert len(open_rows) == 28  # the 30 demo comments, less the labelled and the decided one
+    thresholds = model_thresholds(store)
+    insult = (open_rows["insult_score"] - thresholds["insult"]).abs().to_numpy()
+    troll = (open_rows["troll_score"] - thresholds["troll"]).abs().to_numpy()
+    # The queue (SQL) is closest_to_threshold (numpy) over the same open rows, two per thread.
+    for label, distance in (("insult", insult), ("troll", troll), (None, np.minimum(insult, troll))):
+        closest = closest_to_threshold(distance, 0.0, groups=open_rows["thread_id"], size=100, per_group=2)
+        queue = near_threshold(store, label=label, limit=100)
+        assert queue["comment_id"].tolist() == open_rows["comment_id"].to_numpy()[closest].tolist()
+        assert np.allclose(queue["distance"], distance[closest])
+        page = near_threshold(store, label=label, limit=3, offset=2)
+        assert page["comment_id"].tolist() == queue["comment_id"].tolist()[2:5]
+
+
+def test_one_thread_of_near_threshold_comments_cannot_fill_the_queue(store) -> None:
+    rows = store.read(sa.select(comments.c.comment_id, comments.c.thread_id))
+    busiest = rows["thread_id"].value_counts().index[0]
+    at_threshold = model_thresholds(store)["insult"]
+    with store.transaction() as conn:  # every comment of one thread sits exactly on the threshold
+        conn.execute(
+            sa.update(comments).where(comments.c.thread_id == busiest).values(insult_score=at_threshold)
+        )
+    page = near_threshold(store, label="insult", limit=5)
+    assert len(page) == 5
+    assert page["thread_id"].tolist()[:2] == [busiest, busiest]  # the two closest of all come first
+    assert (page["thread_id"] == busiest).sum() == config.NEAR_THRESHOLD_PER_THREAD
+    assert page["distance"].iloc[2] > 0
+    uncapped = near_threshold(store, label="insult", limit=5, per_thread=100)
+    assert (uncapped["thread_id"] == busiest).all()  # without the cap it would have filled the page
+
+
+def test_closest_to_threshold_takes_one_per_group_closest_first() -> None:
+    # Binary fractions, so that equal distances are exactly equal.
+    scores = [0.125, 0.5, 0.5625, 0.46875, 0.875, 0.4375, 0.515625]
+    groups = ["a", "a", "a", "b", "c", "b", "d"]
+    assert closest_to_threshold(scores, 0.5, groups=groups, size=3).tolist() == [1, 6, 3]
+    assert closest_to_threshold(scores, 0.5, groups=groups, size=10).tolist() == [1, 6, 3, 4]
+    two = closest_to_threshold(scores, 0.5, groups=groups, size=10, per_group=2)
+    assert two.tolist() == [1, 6, 3, 2, 5, 4]
+    # Ties in distance go by position; a missing group is a group of its own.
+    assert closest_to_threshold([0.25, 0.75, 0.25], 0.5, groups=[None, "x", None], size=3).tolist() == [0, 1]
+    assert closest_to_threshold(scores, 0.5, groups=groups, size=0).tolist() == []
+    with pytest.raises(ValueError, match="one length"):
+        closest_to_threshold(scores, 0.5, groups=groups[:3], size=2)
+    with pytest.raises(ValueError, match="NaN"):
+        closest_to_threshold([0.1, float("nan")], 0.5, groups=["a", "b"], size=2)
+    with pytest.raises(ValueError, match="per_group"):
+        closest_to_threshold(scores, 0.5, groups=groups, size=2, per_group=0)
 
 
 def test_author_comments_cross_threads(store) -> None:
