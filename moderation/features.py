@@ -87,7 +87,9 @@ _SPACED = re.compile(
     r"(?<![a-z0-9])[a-z](?:[.\-_*·][a-z](?![a-z0-9])){2,}"
     r"|(?<![a-z0-9])[a-z](?:(?:[ ]|[ ]?[.\-_*·][ ]?)[a-z](?![a-z0-9])){3,}"
 )
-_MASKABLE = sorted(PROFANITY | INSULT_WORDS, key=len)
+# Shortest first, then alphabetical: a set's order changes with PYTHONHASHSEED, so sorting by length
+# alone let "s**t" unmask to "shit" in one process and "slut" in another.
+_MASKABLE = sorted(PROFANITY | INSULT_WORDS, key=lambda word: (len(word), word))
 
 
 def _unmask(core: str) -> str:
