@@ -3,8 +3,10 @@
 A simulation of the Needs review loop (issue 7). The pool is ``insults/train.csv`` (rows whose
 text, or a duplicate of it, is in the test file are left out, as in ``train_model``); every
 round is scored on ``insults/test_with_solutions.csv``. Each seed draws the same ``--start``
-labels for both strategies, then adds ``--batch`` labels per round until the pool is exhausted
-(or ``--max-labels``):
+labels for both strategies, then adds ``--batch`` labels per round up to ``--max-labels``
+(default 2,500, about two thirds of the 3,945-row pool: run until the pool is exhausted, both
+strategies end on the same labelled set and so on the same AUC, which leaves nothing to
+compare; ``--max-labels 0`` runs to the end anyway):
 - ``uncertainty``: the unlabelled rows whose probability is closest to the current model's
   threshold, at most one per duplicate group (``moderation.training.text_groups``), chosen with
   ``moderation.review.closest_to_threshold``, the in-memory form of the store's queue;
@@ -60,6 +62,9 @@ SAVING_FLOOR = 0.30
 STRATEGIES = ("uncertainty", "random")
 #: C of the shipped insult head (``training.DEFAULT_PARAMS``), used by both heads here.
 HEAD_C = 2.0
+
+#: Where labelling stops by default (see the module docstring).
+DEFAULT_MAX_LABELS = 2_500
 
 
 def _pool_and_test() -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -266,7 +271,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="seeds (default 3; 2 with --quick)")
     parser.add_argument("--batch", type=int, default=200, help="labels added per round")
     parser.add_argument("--start", type=int, default=500, help="labels drawn at random before round 1")
-    parser.add_argument("--max-labels", type=int, default=None, help="stop here (default: the whole pool)")
+    parser.add_argument(
+        "--max-labels", type=int, default=DEFAULT_MAX_LABELS, help="stop here (0: the whole pool)"
+    )
     parser.add_argument("--head", choices=("calibrated", "logistic"), default="calibrated")
     parser.add_argument("--quick", action="store_true", help="two seeds, four rounds: a smoke run")
     parser.add_argument(
@@ -274,7 +281,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 3)
-    if args.quick and args.max_labels is None:
+    if args.quick and args.max_labels == DEFAULT_MAX_LABELS:
         args.max_labels = args.start + 4 * args.batch
     started = time.perf_counter()
 
