@@ -78,10 +78,11 @@ def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path
         card = json.loads((out / "small" / config.MODEL_CARD).read_text())
         shas.append(card["files"][config.MODEL_ARTIFACT]["sha256"])
         cards.append(card)
-    # Same data, same seeds: the same model. Run alone the artifact is bit-identical; under a
-    # loaded CI machine two runs once differed by up to 0.0034 in a score (cause not found yet;
-    # training now runs its BLAS/OpenMP reductions on one thread). Until that is understood,
-    # differing bytes must still give the same scores to 0.01 and the same test AUCs to 0.002.
+    # Same data, same seeds: the same model. Two runs once differed by up to 0.0034 in a score;
+    # the likely cause, since fixed, was masked words ("s**t") unmasking by a set's order, which
+    # follows PYTHONHASHSEED (each process its own). Training also runs its BLAS/OpenMP
+    # reductions on one thread. Differing bytes must still give the same scores to 0.01 and the
+    # same test AUCs to 0.002.
     assert cards[0]["training_data"]["sha256"] == cards[1]["training_data"]["sha256"]
     if shas[0] != shas[1]:
         texts = assemble_corpus(["kaggle_insults_test"], root=shared_data)["text"].tolist()
