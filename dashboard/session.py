@@ -16,7 +16,7 @@ Session state (``st.session_state``), by name:
 
 Widget keys are stable too: ``queue_*`` (Queue filters and pager), ``thread_*`` and
 ``bulk_action``/``bulk_apply`` (the Thread page's bar), ``author_name``, ``review_label``,
-``models_rollback``, ``login_name``/``login_password``, and per comment the keys listed in
+``models_*`` (the Models page), ``login_name``/``login_password``, and per comment the keys listed in
 ``dashboard.widgets`` (derived from the comment id by ``render.widget_key``).
 
 Reads go through ``read`` (``st.cache_data`` with a short TTL) and are dropped by ``act``
@@ -78,10 +78,12 @@ _READERS = {
     "flagged_threads",
     "list_users",
     "model_thresholds",
+    "moderator_labels",
     "near_threshold",
     "score_histogram",
     "scored_model_versions",
     "thread_comments",
+    "threshold_preview",
 }
 
 
@@ -113,14 +115,14 @@ def read(name: str, *args: Any, **kwargs: Any) -> Any:
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False)
 def models() -> list[dict[str, Any]]:
-    """``moderation.registry.list_models()`` with each card's metrics."""
+    """``moderation.registry.list_models()`` with each card (``card``) and its metrics."""
     out = []
     for entry in registry.list_models():
         try:
             card = registry.read_card(entry["version"])
         except ModelError:
             card = {}
-        out.append({**entry, "metrics": card.get("metrics", {})})
+        out.append({**entry, "metrics": card.get("metrics", {}), "card": card})
     return out
 
 

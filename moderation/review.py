@@ -67,6 +67,7 @@ __all__ = [
     "rollback_model",
     "score_histogram",
     "scored_model_versions",
+    "start_retraining",
     "thread_comments",
     "threshold_preview",
     "undo",
@@ -769,6 +770,16 @@ def rollback_model(store: Store, user: User, *, models_dir: str | Path | None = 
     previous = rollback(models_dir=models_dir)
     _log_model_change(store, user, "rollback", current, previous)
     return previous
+
+
+def start_retraining(store: Store, user: User, *, models_dir: str | Path | None = None) -> Any:
+    """Start ``moderation train`` on this store's labels in the background (admins only); returns
+    the ``moderation.jobs.Job``. Refused with ``JobError`` while another training job runs."""
+    from moderation import jobs
+
+    _require(user, "admin", "retrain the model")
+    url = store.engine.url.render_as_string(hide_password=False)
+    return jobs.start_training(url, models_dir=models_dir, started_by=user.name)
 
 
 # --- export and statistics -----------------------------------------------------------------------------
