@@ -100,7 +100,11 @@ def training_command(
     env = {}
     if url.password and url.get_backend_name() == "postgresql":
         env["PGPASSWORD"] = str(url.password)
-        db_url = url.set(password=None).render_as_string(hide_password=False)
+        # (``URL.set(password=None)`` would keep it: None means "unchanged" there)
+        bare = sa.engine.URL.create(
+            url.drivername, url.username, None, url.host, url.port, url.database, url.query
+        )
+        db_url = bare.render_as_string(hide_password=False)
     folder = Path(config.MODELS_DIR if models_dir is None else models_dir).resolve()
     argv = [sys.executable, "-m", "moderation.cli", "train", "--db", db_url, "--output", str(folder)]
     return argv, env

@@ -52,9 +52,10 @@ def _compare(version: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _comparison(
-    models_dir: str, candidate: str, active: str, labels_sha: str, _moderators: pd.DataFrame
+    models_dir: str, shared: str, candidate: str, active: str, labels_sha: str, _moderators: pd.DataFrame
 ) -> gate.GateResult:
-    # Keyed by the evaluation's inputs: the two versions and the moderators' labels (by hash).
+    # Keyed by the evaluation's inputs: the public data, the two versions and the moderators'
+    # labels (by hash).
     return gate.run(candidate, models_dir=models_dir, moderators=_moderators)
 
 
@@ -120,7 +121,9 @@ def _comparison_view(version: str) -> None:
     digest = data_hash(moderators) if len(moderators) else ""
     with st.spinner("Scoring the evaluation set with both models..."):
         try:
-            result = _comparison(str(config.MODELS_DIR), version, active_name, digest, moderators)
+            result = _comparison(
+                str(config.MODELS_DIR), str(config.SHARED_DATA_DIR), version, active_name, digest, moderators
+            )
         except ModerationError as error:
             st.error(render.markdown_text(f"Cannot compare: {error}"))
             return
