@@ -6,8 +6,8 @@ past the gate") and rollback (``review.promote_model`` / ``rollback_model``, whi
 and record the change in the audit log).
 
 Session state: ``models_compare`` (the version whose comparison is open) and ``models_job``
-(the job id and state the last full run saw, so the progress fragment knows when to redraw the
-page).
+(the job id and state the last full run saw: the progress fragment, polled every
+``config.JOB_POLL_SECONDS`` while a job runs, redraws the whole page when they change).
 """
 
 from __future__ import annotations
@@ -67,15 +67,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def _job_key(job: jobs.Job | None) -> tuple[str, str] | None:
+    return None if job is None else (job.job_id, job.state)
+
+
 def _job_status() -> None:
     job = jobs.latest()
-    seen = st.session_state.get("models_job")
-    now = None if job is None else (job.job_id, job.state)
-    if seen is not None and now != seen:  # the job ended (or another started): redraw the page
-        st.session_state["models_job"] = now
+    if _job_key(job) != st.session_state.get("models_job"):
+        # Polled while the page stood still: the job ended (or another started), so the versions
+        # table and the buttons change too.
         session.models.clear()
         st.rerun()
-    st.session_state["models_job"] = now
     if job is None:
         st.caption("No training job has run yet.")
         return
@@ -261,7 +263,9 @@ st.dataframe(
 if is_admin:
     st.button("roll back to the previous model", key="models_rollback", on_click=_rollback)
     st.subheader("Retraining")
-    running = (job := jobs.latest()) is not None and job.running
+    job = jobs.latest()
+    running = job is not None and job.running
+    st.session_state["models_job"] = _job_key(job)
     st.button(
         "Retrain on the moderators' labels",
         key="models_retrain",
@@ -322,7 +326,7 @@ else:
 others = [e for e in reversed(entries) if not e["active"]]
 if others:
     st.subheader("Other versions")
-if is_admin:
+if others and is_admin:
     st.caption(
         render.markdown_text(
             f"Promotion runs the gate: on every evaluation split holding at least "
