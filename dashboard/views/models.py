@@ -234,6 +234,10 @@ st.title("Models")
 session.show_flash()
 user = session.user()
 is_admin = bool(user and user.is_admin)
+job = jobs.latest()
+if _job_key(job) != st.session_state.get("models_job"):
+    session.models.clear()  # a job started or ended since this page last ran: it may have added a version
+st.session_state["models_job"] = _job_key(job)
 entries = session.models()
 if not entries:
     st.info("No model in the registry.")
@@ -263,9 +267,7 @@ st.dataframe(
 if is_admin:
     st.button("roll back to the previous model", key="models_rollback", on_click=_rollback)
     st.subheader("Retraining")
-    job = jobs.latest()
     running = job is not None and job.running
-    st.session_state["models_job"] = _job_key(job)
     st.button(
         "Retrain on the moderators' labels",
         key="models_retrain",
