@@ -16,7 +16,7 @@ Session state (``st.session_state``), by name:
 
 Widget keys are stable too: ``queue_*`` (Queue filters and pager), ``thread_*`` and
 ``bulk_action``/``bulk_apply`` (the Thread page's bar), ``author_name``, ``review_label``,
-``models_rollback``, ``login_name``/``login_password``, and per comment the keys listed in
+``models_*`` (the Models page), ``login_name``/``login_password``, and per comment the keys listed in
 ``dashboard.widgets`` (derived from the comment id by ``render.widget_key``).
 
 Reads go through ``read`` (``st.cache_data`` with a short TTL) and are dropped by ``act``
@@ -36,7 +36,7 @@ import streamlit as st
 from streamlit import config as streamlit_config
 
 from dashboard import render
-from moderation import registry, review
+from moderation import config, registry, review
 from moderation.errors import ConflictError, ModelError, ModerationError, PermissionDeniedError
 from moderation.review import User
 from moderation.store import Store, open_store, resolve_db_url
@@ -81,10 +81,12 @@ _READERS = {
     "model_agreement",
     "model_thresholds",
     "moderator_agreement",
+    "moderator_labels",
     "near_threshold",
     "score_histogram",
     "scored_model_versions",
     "thread_comments",
+    "threshold_preview",
 }
 
 
@@ -115,16 +117,24 @@ def read(name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False)
-def models() -> list[dict[str, Any]]:
-    """``moderation.registry.list_models()`` with each card's metrics."""
+def _models(root: str) -> list[dict[str, Any]]:
     out = []
-    for entry in registry.list_models():
+    for entry in registry.list_models(models_dir=root):
         try:
-            card = registry.read_card(entry["version"])
+            card = registry.read_card(entry["version"], models_dir=root)
         except ModelError:
             card = {}
-        out.append({**entry, "metrics": card.get("metrics", {})})
+        out.append({**entry, "metrics": card.get("metrics", {}), "card": card})
     return out
+
+
+def models() -> list[dict[str, Any]]:
+    """``moderation.registry.list_models()`` with each card (``card``) and its metrics, cached per
+    models directory; ``models.clear()`` drops the cache."""
+    return _models(str(config.MODELS_DIR))
+
+
+models.clear = _models.clear  # type: ignore[attr-defined]
 
 
 def model_thresholds() -> dict[str, float]:

@@ -345,7 +345,14 @@ def train(
         with open_store(db) as store:
             extra = moderator_labels(store, weight=label_weight)
         typer.echo(f"{len(extra):,} comments labelled by moderators join the training data")
-    model = train_model(data=data, version=version, extra=extra, target_precision=target_precision)
+    model = train_model(
+        data=data,
+        version=version,
+        extra=extra,
+        target_precision=target_precision,
+        progress=lambda stage: typer.echo(config.STAGE_PREFIX + stage),
+    )
+    typer.echo(config.STAGE_PREFIX + "saving")
     folder = save_model(model, models_dir=output)
     for name, figures in model.card.get("metrics", {}).items():
         auc = figures.get("auc")

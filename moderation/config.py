@@ -198,6 +198,15 @@ GATE_SPLIT_TOLERANCE = 0.01
 GATE_MEAN_TOLERANCE = 0.002
 GATE_MIN_CLASS_ROWS = 20
 
+#: Background training jobs (``moderation.jobs``): their state and logs live in this folder of the
+#: models directory (a dot folder, so the registry never takes it for a version); the Models page
+#: polls a running job this often and shows this many of its log's last lines.
+JOBS_DIR = ".jobs"
+JOB_POLL_SECONDS = 2.0
+JOB_LOG_TAIL_LINES = 15
+#: What ``moderation train`` prints before each stage, so a job's log shows how far it got.
+STAGE_PREFIX = "stage: "
+
 #: Fixed seed for everything random in training and evaluation.
 SEED = 20261125
 

@@ -15,7 +15,8 @@ The CLI and the dashboard catch :class:`ModerationError` at their boundary and s
     ├── StoreError                 the database cannot be used as asked
     │   ├── ConflictError          a moderator acted on a stale version of a comment
     │   └── PermissionDeniedError  the user's role does not allow the action
-    └── GateError                  a candidate model is worse than the active one
+    ├── GateError                  a candidate model is worse than the active one
+    └── JobError                   a background training job cannot start (one is running)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "GateError",
     "InputError",
     "InputTooLargeError",
+    "JobError",
     "MissingColumnError",
     "ModelError",
     "ModelIntegrityError",
@@ -118,4 +120,8 @@ class PermissionDeniedError(StoreError):
 
 
 class GateError(ModerationError):
+    pass
+
+
+class JobError(ModerationError):
     pass

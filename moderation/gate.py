@@ -173,25 +173,27 @@ def run(
     ``moderators`` are the store's current labels (``review.moderator_labels``); their held-out
     threads join the public test splits. With no active model the gate passes.
     """
-    from moderation.registry import active_version, load_model
+    from moderation.registry import active_version, load_model, model_dir
     from moderation.training import data_hash
 
     candidate = load_model(candidate_version, models_dir=models_dir)
+    # The registry knows a version by its folder: a copy under another name is another version.
+    folder = model_dir(candidate_version, models_dir=models_dir).resolve()
     try:
         active_name = active_version(models_dir=models_dir)
     except ModelError:  # no pointer yet: nothing to compare against
         active_name = ""
     if not active_name:
         return GateResult(
-            candidate.version,
+            folder.name,
             "",
             True,
             pd.DataFrame(columns=list(TABLE_COLUMNS)),
             ["there is no active model to compare with"],
         )
-    if active_name == candidate.version:
+    if folder == model_dir(active_name, models_dir=models_dir).resolve():
         return GateResult(
-            candidate.version,
+            folder.name,
             active_name,
             True,
             pd.DataFrame(columns=list(TABLE_COLUMNS)),
@@ -209,7 +211,7 @@ def run(
             "more since, or the public data changed); both models were scored on today's"
         )
     return GateResult(
-        candidate.version,
+        folder.name,
         active_name,
         passed,
         table,

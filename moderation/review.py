@@ -63,6 +63,7 @@ __all__ = [
     "flagged_share_by_source",
     "flagged_threads",
     "get_user",
+    "labelled_scores",
     "list_users",
     "model_agreement",
     "model_thresholds",
@@ -74,7 +75,9 @@ __all__ = [
     "rollback_model",
     "score_histogram",
     "scored_model_versions",
+    "start_retraining",
     "thread_comments",
+    "threshold_preview",
     "undo",
     "unreviewed_comments",
 ]
@@ -810,6 +813,16 @@ def rollback_model(store: Store, user: User, *, models_dir: str | Path | None = 
     return previous
 
 
+def start_retraining(store: Store, user: User, *, models_dir: str | Path | None = None) -> Any:
+    """Start ``moderation train`` on this store's labels in the background (admins only); returns
+    the ``moderation.jobs.Job``. Refused with ``JobError`` while another training job runs."""
+    from moderation import jobs
+
+    _require(user, "admin", "retrain the model")
+    url = store.engine.url.render_as_string(hide_password=False)
+    return jobs.start_training(url, models_dir=models_dir, started_by=user.name)
+
+
 # --- export and statistics -----------------------------------------------------------------------------
 
 #: What ``export`` can write, and the query of each.
@@ -1178,6 +1191,58 @@ def scored_model_versions(store: Store) -> list[str]:
     """
     frame = store.read(sa.select(models.c.version).order_by(models.c.version))
     return [str(v) for v in frame["version"] if v]
+
+
+def _check_label(label: str) -> None:
+    if label not in config.LABELS:
+        raise StoreError(f"unknown label {label!r}", hint=f"use one of: {', '.join(config.LABELS)}")
+
+
+def labelled_scores(store: Store, *, label: str) -> pd.DataFrame:
+    """Every comment a moderator labelled yes or no for ``label``: ``comment_id``, ``y`` (1 for
+    yes, 0 for no) and ``score`` (its current ``<label>_score``), by comment id."""
+    _check_label(label)
+    value, score = comments.c[f"{label}_label"], comments.c[f"{label}_score"]
+    frame = store.read(
+        sa.select(comments.c.comment_id, value.label("value"), score.label("score"))
+        .where(value.in_(("yes", "no")))
+        .order_by(comments.c.comment_id)
+    )
+    return pd.DataFrame(
+        {
+            "comment_id": frame["comment_id"].astype(str),
+            "y": (frame["value"] == "yes").astype("int64"),
+            "score": frame["score"].astype("float64"),
+        }
+    )
+
+
+def threshold_preview(store: Store, *, label: str, threshold: float) -> dict[str, Any]:
+    """What flagging ``label`` at ``threshold`` would mean here, on the moderators' own labels:
+    ``n_labelled``, ``positives`` (labelled yes), ``true_positives`` and ``false_positives``
+    among them, ``precision`` (None when no labelled comment would be flagged), ``recall``
+    (None without a yes label), and ``would_flag``: every stored comment at or above it."""
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise StoreError(f"threshold {threshold} is not a probability", hint="use a value from 0 to 1")
+    scored = labelled_scores(store, label=label)
+    flagged = scored["score"] >= float(threshold)
+    true_positives = int((flagged & (scored["y"] == 1)).sum())
+    false_positives = int((flagged & (scored["y"] == 0)).sum())
+    positives = int(scored["y"].sum())
+    would_flag = store.read(
+        sa.select(sa.func.count().label("n")).where(comments.c[f"{label}_score"] >= float(threshold))
+    )
+    return {
+        "label": label,
+        "threshold": float(threshold),
+        "n_labelled": len(scored),
+        "positives": positives,
+        "true_positives": true_positives,
+        "false_positives": false_positives,
+        "precision": true_positives / (true_positives + false_positives) if flagged.any() else None,
+        "recall": true_positives / positives if positives else None,
+        "would_flag": int(would_flag.at[0, "n"]),
+    }
 
 
 # --- the moderators' labels as training data ---------------------------------------------------------

@@ -655,8 +655,9 @@ def _best_f1_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
 
 
 def _fit_heads(
-    train: pd.DataFrame, *, params: dict[str, Any]
+    train: pd.DataFrame, *, params: dict[str, Any], progress: Callable[[str], None] = lambda stage: None
 ) -> tuple[ModerationModel, dict[str, np.ndarray]]:
+    progress(f"fitting the insult head on {int(train['insult'].notna().sum()):,} rows")
     texts = train["text"].tolist()
     features = HashedTextFeatures(**params.get("text_features", {})).fit(texts)
     X = features.transform(texts)
@@ -675,6 +676,7 @@ def _fit_heads(
     )
     X_troll = model.troll_matrix(X, train, hostility)
     troll_rows = train["troll"].notna().to_numpy()
+    progress(f"fitting the troll head on {int(troll_rows.sum()):,} rows")
     troll_head = CalibratedLinearHead(**params.get("troll_head", {})).fit(
         X_troll[troll_rows],
         train.loc[troll_rows, "troll"].to_numpy(dtype=int),
@@ -713,6 +715,7 @@ def train_model(
     version: str | None = None,
     evaluate_tests: bool = True,
     target_precision: float = config.TARGET_PRECISION,
+    progress: Callable[[str], None] | None = None,
 ) -> ModerationModel:
     """Fit a model on the corpora named by ``data`` (see ``resolve_data_spec``).
 
@@ -725,13 +728,15 @@ def train_model(
 
     Returns the model with its card (``model.card``) filled: sources and licences, label
     definitions, parameters, data hash, thresholds with their operating points, the evaluation
-    set, and metrics on each evaluation split.
+    set, and metrics on each evaluation split. ``progress`` is called with each stage's name.
     """
     from moderation.evaluate import evaluate_scores
 
     started = time.perf_counter()
+    progress = progress or (lambda stage: None)
     params = {**DEFAULT_PARAMS, **(params or {})}
     names = resolve_data_spec(data)
+    progress(f"reading the corpora: {', '.join(names)}")
     train = assemble_corpus(names, root=root)
     # A corpus listed for training trains, even one that is a test set by default (elf24 under
     # ``--data all``); but never a row whose text is also in a test split we report.
@@ -761,8 +766,9 @@ def train_model(
     # One BLAS/OpenMP thread: parallel reductions may sum in another order from run to run, and
     # the solver carries such last-bit differences into visibly different coefficients.
     with threadpool_limits(limits=1):
-        model, _ = _fit_heads(train, params=params)
+        model, _ = _fit_heads(train, params=params, progress=progress)
 
+    progress("choosing the thresholds")
     thresholds = {}
     operating = {}
     out_of_fold = {}
@@ -793,6 +799,7 @@ def train_model(
 
     metrics: dict[str, Any] = {}
     if evaluation is not None:
+        progress(f"evaluating on {len(evaluation):,} rows of the evaluation set")
         metrics = evaluate_test_splits(model, evaluation)
     model.card = {
         "version": model.version,

@@ -12,15 +12,18 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
 
-from moderation import config, review
+from moderation import cards, config, gate, jobs, registry, review
 from moderation.review import User
 from moderation.rollups import author_risk
 from moderation.store import audit_log, comments, ingest_files, open_store, users
@@ -545,7 +548,9 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_models_page_lists_versions_and_only_admins_promote(store, models_dir: Path) -> None:
+def test_models_page_lists_versions_and_only_admins_promote(
+    store, models_dir: Path, shared_data: Path
+) -> None:
     active = (models_dir / config.ACTIVE_POINTER).read_text().strip()
     at = _open(_app(ALICE), "models")
     versions = at.dataframe[0].value["version"].tolist()
@@ -569,6 +574,194 @@ def test_models_page_lists_versions_and_only_admins_promote(store, models_dir: P
     assert log.values.tolist() == [["root", "promote"], ["root", "rollback"]]
     at.button(key="models_rollback").click().run()  # no earlier model left: the hint is shown
     assert "no earlier active model" in at.error[0].value
+
+
+def _admin_controls(at: AppTest) -> set[str]:
+    keys = [b.key for b in at.button] + [c.key for c in at.checkbox]
+    prefixes = ("models_retrain", "models_rollback", "compare_", "promote_", "force_")
+    return {
+        key.split("_")[0] if key.startswith(prefixes[2:]) else key
+        for key in keys
+        if key and key.startswith(prefixes)
+    }
+
+
+def test_only_admins_see_retrain_compare_promote_and_force(store, models_dir: Path) -> None:
+    at = _open(_app(ALICE), "models")
+    assert _admin_controls(at) == set()
+    assert "Only admins can retrain" in at.caption[0].value
+    at = _open(_app(ROOT_USER), "models")
+    assert _admin_controls(at) == {"models_retrain", "models_rollback", "compare", "promote", "force"}
+    assert at.button(key=render.widget_key("compare", "candidate-copy"))
+    assert at.checkbox(key=render.widget_key("force", "candidate-copy")).value is False
+    assert any(c.value == "No training job has run yet." for c in at.caption)
+
+
+def _comparison_table(at: AppTest):
+    found = [d.value for d in at.dataframe if list(d.value.columns) == list(gate.TABLE_COLUMNS)]
+    assert len(found) == 1, [list(d.value.columns) for d in at.dataframe]
+    return found[0]
+
+
+def test_comparing_a_candidate_shows_the_gate_table(store, models_dir: Path, shared_data: Path) -> None:
+    at = _open(_app(ROOT_USER), "models")
+    at.button(key=render.widget_key("compare", "candidate-copy")).click().run(timeout=120)
+    assert not at.exception
+    table = _comparison_table(at)
+    card = registry.read_card("candidate-copy", models_dir=models_dir)
+    assert table["split"].tolist() == list(card["metrics"])  # every public test split of its card
+    assert table["auc_change"].tolist() == [0.0] * len(table)  # a copy scores exactly as the original
+    assert table["gated"].any()
+    assert "The gate passes: candidate-copy against the active" in _unescaped(at.success[0].value)
+    assert any("mean ROC AUC change" in _unescaped(c.value) for c in at.caption)
+
+
+def test_a_candidate_the_gate_refuses_is_promoted_only_when_forced(
+    store, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "SHARED_DATA_DIR", tmp_path / "no-public-data")  # nothing to compare on
+    active = (models_dir / config.ACTIVE_POINTER).read_text().strip()
+    at = _open(_app(ROOT_USER), "models")
+    at.button(key=render.widget_key("compare", "candidate-copy")).click().run(timeout=60)
+    assert "The gate fails" in _unescaped(at.error[0].value)
+    captions = " ".join(_unescaped(c.value) for c in at.caption)
+    assert "no evaluation split holds enough labelled rows" in captions
+    assert "public test corpora not found" in captions
+
+    at.button(key=render.widget_key("promote", "candidate-copy")).click().run(timeout=60)
+    assert not at.exception
+    refused = _unescaped(at.error[0].value)
+    assert "gate fails: candidate candidate-copy" in refused and "--force" in refused
+    assert (models_dir / config.ACTIVE_POINTER).read_text().strip() == active
+
+    at.checkbox(key=render.widget_key("force", "candidate-copy")).check()
+    at.button(key=render.widget_key("promote", "candidate-copy")).click().run(timeout=60)
+    assert "candidate-copy is now the active model" in _unescaped(at.success[0].value)
+    assert (models_dir / config.ACTIVE_POINTER).read_text().strip() == "candidate-copy"
+    log = store.read(sa.select(audit_log.c.actor, audit_log.c.action, audit_log.c.after))
+    assert log[log["action"].str.startswith("promote")].values.tolist() == [
+        ["root", "promote-forced", "candidate-copy"]
+    ]
+
+
+def test_models_page_draws_calibration_and_scores_the_threshold_on_labels(store, models_dir: Path) -> None:
+    for comment_id, value in (("s1", "yes"), ("s2", "no"), ("s3", "yes"), ("s4", "yes"), ("s5", "no")):
+        review.relabel(
+            store,
+            ALICE,
+            comment_id,
+            label="insult",
+            value=value,
+            expected_version=_row(store, comment_id)["version"],
+        )
+    card = registry.read_card(models_dir=models_dir)
+    at = _open(_app(ALICE), "models")
+
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # one reliability plot per label
+    for chart, label in zip(charts, config.LABELS, strict=True):
+        diagonal, bins = (convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets)
+        bins = bins.reset_index(drop=True)
+        assert diagonal.values.tolist() == [[0.0, 0.0], [1.0, 1.0]]
+        expected = cards.reliability_table(card)
+        expected = expected[expected["label"] == label].reset_index(drop=True)
+        assert set(expected["split"]) == {
+            split for split, figures in card["metrics"].items() if figures["label"] == label
+        } | {cards.OUT_OF_FOLD}
+        pd.testing.assert_frame_equal(bins, expected, check_dtype=False)
+
+    slider = at.slider(key="models_threshold_insult")
+    assert slider.value == round(card["thresholds"]["insult"], 2)
+    shown = {m.label: m.value for m in at.metric}
+    preview = review.threshold_preview(store, label="insult", threshold=slider.value)
+    assert preview["n_labelled"] == 5
+    assert shown["precision"] == ("-" if preview["precision"] is None else f"{preview['precision']:.2f}")
+    assert shown["recall"] == f"{preview['recall']:.2f}"
+    assert shown["comments flagged for insult"] == f"{preview['would_flag']:,}"
+    assert any("No comment is labelled yes or no for troll" in i.value for i in at.info)
+
+    slider.set_value(0.0).run()
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["precision"], shown["recall"]) == ("0.60", "1.00")  # 3 yes of 5 labels, all flagged
+    assert shown["comments flagged for insult"] == str(len(store.read(sa.select(comments.c.comment_id))))
+    assert any(c.value.startswith("Bias audit: not in this card") for c in at.caption)
+
+
+def test_models_page_shows_the_card_s_bias_audit(store, models_dir: Path, model) -> None:
+    from moderation.audit import audit_bias
+
+    active = (models_dir / config.ACTIVE_POINTER).read_text().strip()
+    card_path = models_dir / active / config.MODEL_CARD
+    card = json.loads(card_path.read_text())
+    audit = audit_bias(model=model, label="insult")
+    card["bias_audit"] = {"insult": audit.to_dict()}
+    card_path.write_text(json.dumps(card))
+    at = _open(_app(ALICE), "models")
+    terms = next(d.value for d in at.dataframe if "BPSN AUC" in d.value.columns)
+    assert list(terms.columns) == [
+        "term", "category", "FPR", "ratio to overall", "subgroup AUC", "BPSN AUC", "BNSP AUC", "flagged"
+    ]  # fmt: skip
+    assert terms["term"].tolist() == audit.terms["term"].tolist()
+    assert terms["FPR"].tolist() == pytest.approx(audit.terms["fpr"].tolist(), nan_ok=True)
+    summary = next(_unescaped(m.value) for m in at.markdown if "overall false" in _unescaped(m.value))
+    assert f"overall false-positive rate {audit.overall_fpr:.3f}" in summary
+
+
+#: A stand-in for ``moderation train``: two stages, then waits for ``go`` and adds version v-new.
+FAKE_TRAINING = """
+import json, pathlib, sys, time
+root = pathlib.Path(sys.argv[1])
+print("stage: reading the corpora")
+print("stage: fitting the insult head")
+give_up = time.monotonic() + 120  # a failed test never says go: do not linger past it
+while not (root / "go").exists() and time.monotonic() < give_up:
+    time.sleep(0.05)
+(root / "v-new").mkdir()
+(root / "v-new" / "model.json").write_text(json.dumps({"created_at": "2030-01-01T00:00:00Z"}))
+"""
+
+
+def _job_until(models_dir: Path, until) -> jobs.Job:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = jobs.latest(models_dir)
+        if job is not None and until(job):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the job never got there: {jobs.latest(models_dir)}")
+
+
+def test_retraining_runs_in_the_background_and_the_page_follows_it(
+    store, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_training(db_url: str, *, models_dir=None):
+        return [sys.executable, "-c", FAKE_TRAINING, str(models_dir or config.MODELS_DIR)], {}
+
+    monkeypatch.setattr(jobs, "training_command", fake_training)
+    at = _open(_app(ROOT_USER), "models")
+    at.button(key="models_retrain").click().run()
+    assert not at.exception
+    assert "training started in the background" in at.success[0].value
+    _job_until(models_dir, lambda job: jobs.stage(job) == "fitting the insult head")
+    at.run()
+    running = _unescaped(at.info[0].value)
+    assert running.startswith("Training by root: running for") and "stage: fitting the insult head" in running
+    assert at.button(key="models_retrain").disabled
+    assert at.code[0].value == "stage: reading the corpora\nstage: fitting the insult head"  # the log
+
+    (models_dir / "go").touch()
+    _job_until(models_dir, lambda job: not job.running)
+    at.run()
+    assert not at.exception
+    assert "finished in" in at.success[0].value and "new version v-new" in _unescaped(at.success[0].value)
+    assert "v-new" in at.dataframe[0].value["version"].tolist()
+    assert at.button(key="models_job_compare") and not at.button(key="models_retrain").disabled
+
+    jobs.start([sys.executable, "-c", "import sys; print('stage: reading the corpora'); sys.exit(2)"])
+    _job_until(models_dir, lambda job: not job.running)
+    at.run()
+    failed = _unescaped(at.error[0].value)
+    assert "failed after" in failed and "exited with code 2" in failed and "No version was added" in failed
 
 
 # --- rendering and the command line --------------------------------------------------------------------

@@ -329,3 +329,63 @@ def test_disagreements_list_who_said_yes_and_who_said_no(store) -> None:
     assert disagreements(store, limit=1)["comment_id"].tolist() == ["s1"]
     with pytest.raises(StoreError, match="page size"):
         disagreements(store, limit=0)
+
+
+# --- the threshold slider of the Models page: precision and recall on the moderators' labels ------
+
+
+def test_threshold_preview_counts_the_moderators_labels_at_a_threshold(store) -> None:
+    stored = store.read(sa.select(comments.c.comment_id, comments.c.insult_score))
+    ranked = stored.sort_values("insult_score", ascending=False, kind="stable")["comment_id"].tolist()
+    score = dict(zip(stored["comment_id"], stored["insult_score"], strict=True))
+    planted = {  # rank by insult score -> the moderator's label
+        0: "yes",
+        1: "no",  # flagged but not an insult: a false positive
+        2: "no",
+        3: "yes",
+        4: "unsure",  # neither yes nor no: not counted
+        20: "yes",  # an insult the threshold misses
+        25: "no",
+        26: "no",
+    }
+    for rank, value in planted.items():
+        comment_id = ranked[rank]
+        review.relabel(
+            store,
+            ALICE,
+            comment_id,
+            label="insult",
+            value=value,
+            expected_version=_version(store, comment_id),
+        )
+    threshold = score[ranked[3]]
+    assert score[ranked[20]] < threshold <= score[ranked[2]]  # the demo scores keep the planted order
+
+    labelled = review.labelled_scores(store, label="insult")
+    counted = {ranked[rank]: value for rank, value in planted.items() if value != "unsure"}
+    assert labelled["comment_id"].tolist() == sorted(counted)
+    assert labelled["y"].tolist() == [int(counted[c] == "yes") for c in sorted(counted)]
+    assert labelled["score"].tolist() == [score[c] for c in sorted(counted)]
+    assert review.labelled_scores(store, label="troll").empty
+
+    preview = review.threshold_preview(store, label="insult", threshold=threshold)
+    assert preview["n_labelled"] == 7 and preview["positives"] == 3
+    assert (preview["true_positives"], preview["false_positives"]) == (2, 2)
+    assert preview["precision"] == pytest.approx(2 / 4)
+    assert preview["recall"] == pytest.approx(2 / 3)
+    assert preview["would_flag"] == int((stored["insult_score"] >= threshold).sum())
+
+    above_all = review.threshold_preview(store, label="insult", threshold=1.0)
+    assert above_all["precision"] is None and above_all["recall"] == 0.0
+    assert above_all["would_flag"] == int((stored["insult_score"] >= 1.0).sum())
+
+
+def test_threshold_preview_without_labels_and_with_bad_input(store) -> None:
+    preview = review.threshold_preview(store, label="troll", threshold=0.0)
+    assert preview["n_labelled"] == 0
+    assert preview["precision"] is None and preview["recall"] is None
+    assert preview["would_flag"] == len(store.read(sa.select(comments.c.comment_id)))
+    with pytest.raises(StoreError, match="unknown label"):
+        review.labelled_scores(store, label="spam")
+    with pytest.raises(StoreError, match="not a probability"):
+        review.threshold_preview(store, label="insult", threshold=1.5)

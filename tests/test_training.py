@@ -75,6 +75,15 @@ def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path
             capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
+        announced = [
+            line.removeprefix(config.STAGE_PREFIX).split(" on ")[0].split(":")[0]
+            for line in result.stdout.splitlines()
+            if line.startswith(config.STAGE_PREFIX)
+        ]  # what a background job's log shows as its progress
+        assert announced == [
+            "reading the corpora", "fitting the insult head", "fitting the troll head",
+            "choosing the thresholds", "evaluating", "saving",
+        ]  # fmt: skip
         card = json.loads((out / "small" / config.MODEL_CARD).read_text())
         shas.append(card["files"][config.MODEL_ARTIFACT]["sha256"])
         cards.append(card)
