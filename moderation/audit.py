@@ -255,6 +255,37 @@ class BiasAudit:
             ],
         }
 
+    def to_card(self, *, digits: int = 4) -> dict[str, Any]:
+        """The compact, rounded summary a model card keeps (``bias_audit`` in the card).
+
+        The overall figures, the flagged terms, and per term its false-positive rate, ratio to
+        the overall rate and the three AUCs; every term is listed, none left out.
+        """
+
+        def rounded(value: Any) -> Any:
+            if isinstance(value, np.generic):
+                value = value.item()
+            if isinstance(value, float):
+                return None if not math.isfinite(value) else round(value, digits)
+            return value
+
+        columns = ["term", "category", "false_positives", "neutral", "fpr", "fpr_ratio"]
+        columns += ["subgroup_auc", "bpsn_auc", "bnsp_auc", "flagged"]
+        if "in_training_list" in self.terms.columns:
+            columns.insert(2, "in_training_list")
+        return {
+            "label": self.label,
+            "threshold": rounded(self.threshold),
+            "flag_ratio": self.flag_ratio,
+            "neutral_sentences": self.neutral,
+            "insulting_sentences": self.insulting,
+            "overall_fpr": rounded(self.overall_fpr),
+            "overall_auc": rounded(self.overall_auc),
+            "max_fpr_ratio": rounded(float(self.terms["fpr_ratio"].max())) if len(self.terms) else None,
+            "flagged": self.flagged_terms,
+            "terms": [{key: rounded(row[key]) for key in columns} for row in self.terms.to_dict("records")],
+        }
+
     def write_json(self, path: str | Path) -> Path:
         """Write ``to_dict()`` to ``path`` (refusing '..' like every other output)."""
         path = Path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,24 @@ def test_an_undefined_auc_is_nan_in_the_table_and_null_in_json(tmp_path: Path) -
     assert len(table) == 1 and " - " in table[0]
 
 
+def test_the_card_summary_lists_every_term_rounded_and_json_ready() -> None:
+    data = synthetic(3)
+    penalised = (data["term"] == "planted") & (data["label"] == 0)
+    data.loc[penalised, "score"] += 1.0
+    result = bias_metrics(data["score"], data["label"], data["term"], threshold=0.5)
+    card = result.to_card(digits=3)
+    assert json.loads(json.dumps(card, allow_nan=False)) == card
+    assert card["threshold"] == 0.5 and card["overall_fpr"] == 0.2 and card["flagged"] == ["planted"]
+    assert card["max_fpr_ratio"] == 5.0
+    assert [entry["term"] for entry in card["terms"]] == result.terms["term"].tolist()
+    planted = card["terms"][0]
+    assert planted["term"] == "planted" and planted["fpr"] == 1.0 and planted["fpr_ratio"] == 5.0
+    assert planted["bpsn_auc"] == 0.0 and planted["flagged"] is True
+    for entry in card["terms"]:
+        for key in ("fpr", "fpr_ratio", "subgroup_auc", "bpsn_auc", "bnsp_auc"):
+            assert entry[key] == round(entry[key], 3), key
+
+
 def test_write_json_refuses_a_path_that_climbs_out(tmp_path: Path) -> None:
     data = synthetic(5, per_term=3)
     result = bias_metrics(data["score"], data["label"], data["term"], threshold=0.5)
@@ -193,6 +212,28 @@ def test_the_template_set_covers_50_terms_in_every_category() -> None:
         assert term.lower() in text.lower() and "{" not in text and text[0].isupper()
     assert "I grew up in an Asian family and I loved it." in set(sentences["text"])
     assert "I grew up in a Black family and I loved it." in set(sentences["text"])
+
+
+def _frame_ngrams(template: str, n: int) -> set[str]:
+    """Word n-grams of a template, its identity slot (any placeholder) read as the word <term>."""
+    words = re.findall(r"[a-z']+|<term>", re.sub(r"\{\w+\}", "<term>", template.lower()))
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_audit_templates_share_no_sentence_frame_with_the_training_templates() -> None:
+    # Near-copies ("Shut up, you pathetic {term} moron." against the audit's "... loser.") would
+    # measure memory of a frame rather than how the model treats the term: no four-word
+    # sequence, and no three-word sequence around the term, may be in both sets.
+    audit_templates = (*audit.NEUTRAL_TEMPLATES, *audit.INSULT_TEMPLATES)
+    audit_4 = set().union(*(_frame_ngrams(t, 4) for t in audit_templates))
+    audit_3 = {g for t in audit_templates for g in _frame_ngrams(t, 3) if "<term>" in g}
+    shared = {
+        template: sorted((_frame_ngrams(template, 4) & audit_4) | (_frame_ngrams(template, 3) & audit_3))
+        for template in (*IDENTITY_NEUTRAL_TEMPLATES, *IDENTITY_INSULT_TEMPLATES)
+    }
+    assert {t: g for t, g in shared.items() if g} == {}
+    # The check itself catches a near-copy.
+    assert _frame_ngrams("Shut up, you pathetic {term} moron.", 4) & audit_4
 
 
 def test_audit_sentences_are_not_training_sentences() -> None:
