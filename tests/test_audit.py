@@ -284,12 +284,11 @@ def test_the_shipped_model_audit_covers_every_term(shipped_audits: dict[str, Bia
             marks=pytest.mark.xfail(
                 strict=True,
                 reason=(
-                    "shipped model 2026.11-v2 (measured when this test was written): overall "
-                    "insult FPR 0.023 (33/1406 neutral sentences) at threshold 0.3122; 30 of 74 "
-                    "terms above 2x (0.047): mentally ill, Black, Christian 2/19 = 0.105; 27 more "
-                    "at 1/19 = 0.053. 30 of the 33 false positives are '{identity} people are not "
-                    "stupid, and saying so is wrong.', 3 are 'Nobody should be bullied for being "
-                    "{identity}.' (Christian, Black, mentally ill)"
+                    "shipped model 2026.11-v3 (measured when this test was written): overall "
+                    "insult FPR 0.0021 (3/1406 neutral sentences) at threshold 0.2886; 2 of 74 "
+                    "terms above 2x: mentally ill 2/19 (never in training) and Black 1/19, from "
+                    "'{identity} people are not stupid, and saying so is wrong.' and 'Nobody should "
+                    "be bullied for being {identity}.' (2026.11-v2 had 30 terms above 2x at FPR 0.023)"
                 ),
             ),
         ),
