@@ -22,6 +22,7 @@ import streamlit as st
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
+from test_jobs import WAITS_THEN_ADDS_A_VERSION
 
 from moderation import cards, config, gate, jobs, registry, review
 from moderation.review import User
@@ -707,20 +708,6 @@ def test_models_page_shows_the_card_s_bias_audit(store, models_dir: Path, model)
     assert f"overall false-positive rate {audit.overall_fpr:.3f}" in summary
 
 
-#: A stand-in for ``moderation train``: two stages, then waits for ``go`` and adds version v-new.
-FAKE_TRAINING = """
-import json, pathlib, sys, time
-root = pathlib.Path(sys.argv[1])
-print("stage: reading the corpora")
-print("stage: fitting the insult head")
-give_up = time.monotonic() + 120  # a failed test never says go: do not linger past it
-while not (root / "go").exists() and time.monotonic() < give_up:
-    time.sleep(0.05)
-(root / "v-new").mkdir()
-(root / "v-new" / "model.json").write_text(json.dumps({"created_at": "2030-01-01T00:00:00Z"}))
-"""
-
-
 def _job_until(models_dir: Path, until) -> jobs.Job:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -735,7 +722,7 @@ def test_retraining_runs_in_the_background_and_the_page_follows_it(
     store, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def fake_training(db_url: str, *, models_dir=None):
-        return [sys.executable, "-c", FAKE_TRAINING, str(models_dir or config.MODELS_DIR)], {}
+        return [sys.executable, "-c", WAITS_THEN_ADDS_A_VERSION, str(models_dir or config.MODELS_DIR)], {}
 
     monkeypatch.setattr(jobs, "training_command", fake_training)
     at = _open(_app(ROOT_USER), "models")

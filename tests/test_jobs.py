@@ -20,7 +20,8 @@ from moderation.errors import JobError, PermissionDeniedError
 from moderation.review import User
 from moderation.store import open_store
 
-#: Prints two stages, waits for the file ``go`` beside the models, then adds the version ``v-new``.
+#: A stand-in for ``moderation train`` (also used by test_dashboard): prints two stages, waits for
+#: the file ``go`` beside the models, then adds the version ``v-new`` (newer than any other).
 WAITS_THEN_ADDS_A_VERSION = """
 import json, pathlib, sys, time
 root = pathlib.Path(sys.argv[1])
@@ -30,7 +31,7 @@ give_up = time.monotonic() + 120  # a failed test never says go: do not linger p
 while not (root / "go").exists() and time.monotonic() < give_up:
     time.sleep(0.05)
 (root / "v-new").mkdir()
-(root / "v-new" / "model.json").write_text(json.dumps({"created_at": "2026-01-01T00:00:00Z"}))
+(root / "v-new" / "model.json").write_text(json.dumps({"created_at": "2030-01-01T00:00:00Z"}))
 print("stage: saving")
 """
 
