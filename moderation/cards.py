@@ -88,7 +88,7 @@ def reliability_table(card: Mapping[str, Any]) -> pd.DataFrame:
 def bias_audits(card: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The card's ``bias_audit`` section as a list of audits (``moderation.audit.BiasAudit.to_dict``
     shape: label, threshold, overall, flagged, terms), whether the card holds one audit, one per
-    label (a mapping) or a list. Empty when the card has none."""
+    label (a mapping, as training writes ``BiasAudit.to_card``) or a list. Empty when it has none."""
     section = card.get("bias_audit")
     if not section:
         return []
@@ -98,4 +98,9 @@ def bias_audits(card: Mapping[str, Any]) -> list[dict[str, Any]]:
         found = [{"label": label, **audit} for label, audit in section.items() if isinstance(audit, Mapping)]
     else:
         found = [audit for audit in section if isinstance(audit, Mapping)]
-    return [audit for audit in found if isinstance(audit.get("terms"), list)]
+    audits = [dict(audit) for audit in found if isinstance(audit.get("terms"), list)]
+    for audit in audits:
+        # Training writes ``BiasAudit.to_card`` (overall_fpr, overall_auc at the top level).
+        if "overall" not in audit and "overall_fpr" in audit:
+            audit["overall"] = {"fpr": audit["overall_fpr"], "auc": audit.get("overall_auc")}
+    return audits

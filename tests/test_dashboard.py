@@ -685,6 +685,16 @@ def test_models_page_draws_calibration_and_scores_the_threshold_on_labels(store,
     shown = {m.label: m.value for m in at.metric}
     assert (shown["precision"], shown["recall"]) == ("0.60", "1.00")  # 3 yes of 5 labels, all flagged
     assert shown["comments flagged for insult"] == str(len(store.read(sa.select(comments.c.comment_id))))
+    # The shipped card carries the audit training wrote (BiasAudit.to_card): its overall rate shows.
+    insult_audit = card["bias_audit"]["insult"]
+    summary = next(
+        _unescaped(m.value) for m in at.markdown if "insult score at threshold" in _unescaped(m.value)
+    )
+    assert f"overall false-positive rate {insult_audit['overall_fpr']:.3f}" in summary
+    del card["bias_audit"]
+    (registry.model_dir(models_dir=models_dir) / config.MODEL_CARD).write_text(json.dumps(card))
+    session.models.clear()
+    at = _open(_app(ALICE), "models")
     assert any(c.value.startswith("Bias audit: not in this card") for c in at.caption)
 
 
