@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from moderation import config
+
 __all__ = [
     "BIDI_CONTROLS",
     "CSS",
@@ -51,12 +53,9 @@ BIDI_CONTROLS = {
 }
 _BIDI = re.compile("[" + "".join(BIDI_CONTROLS) + "]")
 
-#: Indent of one reply level on the Thread page, and the deepest level indented further.
-INDENT_REM = 1.5
-MAX_INDENT_LEVELS = 12
-
-#: Characters of the worst comment shown on a queue row.
-QUEUE_SNIPPET_CHARS = 280
+INDENT_REM = config.THREAD_INDENT_REM
+MAX_INDENT_LEVELS = config.THREAD_MAX_INDENT_LEVELS
+QUEUE_SNIPPET_CHARS = config.QUEUE_SNIPPET_CHARS
 
 # Our own styles (no user text): injected once per page with st.html.
 CSS = """<style>

@@ -61,13 +61,11 @@ __all__ = [
     "versions_of",
 ]
 
-AUTH_ENV_VAR = "MODERATION_DASHBOARD_AUTH"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-#: How long a cached read may be served before it is read again (another moderator's change
-#: shows up within this; one's own change shows at once).
-QUERY_TTL_SECONDS = 10
-#: Spans depend only on the model version and the texts, so they are kept longer.
-SPANS_TTL_SECONDS = 3600
+# The settings live in moderation/config.py; these names are kept for the pages and tests.
+AUTH_ENV_VAR = config.DASHBOARD_AUTH_ENV_VAR
+LOOPBACK_HOSTS = config.LOOPBACK_HOSTS
+QUERY_TTL_SECONDS = config.DASHBOARD_QUERY_TTL_SECONDS
+SPANS_TTL_SECONDS = config.DASHBOARD_SPANS_TTL_SECONDS
 
 #: The ``moderation.review`` functions that pages read through ``read``.
 _READERS = {

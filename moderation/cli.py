@@ -591,10 +591,8 @@ def audit_bias_command(
 
 # --- the dashboard (dashboard/app.py, run by Streamlit) ------------------------------------------
 
-#: Tells dashboard/app.py whether to ask for a sign-in (``dashboard.session.AUTH_ENV_VAR``).
-DASHBOARD_AUTH_ENV_VAR = "MODERATION_DASHBOARD_AUTH"
-#: Addresses that only this machine can reach: the only ones allowed without a sign-in.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DASHBOARD_AUTH_ENV_VAR = config.DASHBOARD_AUTH_ENV_VAR
+LOOPBACK_HOSTS = config.LOOPBACK_HOSTS
 DEFAULT_DASHBOARD_PORT = 8501
 
 PortOpt = Annotated[int, typer.Option("--port", help="port the dashboard listens on")]

@@ -185,6 +185,29 @@ SITE_THRESHOLD_MIN_LABELS = 30
 #: Bootstrap resamples for the confidence interval of a threshold chosen from labels.
 THRESHOLD_BOOTSTRAP = 1_000
 
+# --- the dashboard (dashboard/, moderation dashboard) ------------------------------------------
+
+#: Tells dashboard/app.py whether to ask for a sign-in ("off": everyone is the local admin).
+DASHBOARD_AUTH_ENV_VAR = "MODERATION_DASHBOARD_AUTH"
+#: The only addresses the dashboard may listen on without a sign-in.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: How long a cached read may be served before it is read again (another moderator's change
+#: shows up within this; one's own change shows at once).
+DASHBOARD_QUERY_TTL_SECONDS = 10
+#: Spans depend only on the model version and the texts, so they are kept longer.
+DASHBOARD_SPANS_TTL_SECONDS = 3600
+#: Indent of one reply level on the Thread page, and the deepest level indented further.
+THREAD_INDENT_REM = 1.5
+THREAD_MAX_INDENT_LEVELS = 12
+#: Characters of the worst comment shown on a queue row.
+QUEUE_SNIPPET_CHARS = 280
+#: Rows per page offered on the Queue and Thread pages, and the fixed page size elsewhere.
+QUEUE_PAGE_SIZES = (10, 25, 50, 100)
+THREAD_PAGE_SIZES = (25, 50, 100, 200)
+AUTHOR_PAGE_SIZE = 50
+NEEDS_REVIEW_PAGE_SIZE = 20
+LABEL_ISSUES_PAGE_SIZE = 20
+
 # --- retraining: the fixed evaluation set and the promotion gate (moderation.gate) -------------
 
 #: Share of threads (in percent) whose moderators' labels never train and only evaluate. A thread

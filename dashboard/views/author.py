@@ -7,9 +7,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import render, session, widgets
+from moderation import config
 from moderation.rollups import author_risk
 
-PAGE_SIZE = 50
+PAGE_SIZE = config.AUTHOR_PAGE_SIZE
 
 
 def _sync_author() -> None:

@@ -23,7 +23,7 @@ from moderation.label_issues import stored_label_issues
 
 BOTH = "both"
 SOURCES = {"moderators' labels": True, "moderators' labels, then public corpora": False}
-PAGE_SIZE = 20
+PAGE_SIZE = config.LABEL_ISSUES_PAGE_SIZE
 
 
 @st.cache_data(ttl=session.QUERY_TTL_SECONDS, show_spinner=False)

@@ -10,7 +10,7 @@ from dashboard import render, session, widgets
 from moderation import config
 
 ANY = "either"
-PAGE_SIZE = 20
+PAGE_SIZE = config.NEEDS_REVIEW_PAGE_SIZE
 
 
 def _first_page() -> None:

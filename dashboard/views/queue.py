@@ -13,7 +13,7 @@ from dashboard import render, session
 from moderation import config
 
 ANY = "any"
-PAGE_SIZES = (10, 25, 50, 100)
+PAGE_SIZES = config.QUEUE_PAGE_SIZES
 
 
 def _first_page() -> None:

@@ -14,8 +14,9 @@ import streamlit as st
 
 from dashboard import render, session, widgets
 from dashboard.shortcuts import keyboard_shortcuts
+from moderation import config
 
-PAGE_SIZES = (25, 50, 100, 200)
+PAGE_SIZES = config.THREAD_PAGE_SIZES
 
 #: Key -> the action (suffix of ``widgets.action_key``) it clicks on the focused comment.
 SHORTCUTS = {"a": "approve", "r": "reject", "i": "insult_yes", "t": "troll_yes", "u": "undo"}
