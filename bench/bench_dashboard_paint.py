@@ -18,18 +18,16 @@ The operating system's file cache is not dropped between repeats. Floor: under 3
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import sqlalchemy as sa
 from common import RESULTS_DIR, STORE_THREADS, build_store, markdown_table, save_results, store_dump
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from dashboard_server import ServerError, running_dashboard
 
 from moderation import review
 from moderation.store import comments, open_store
@@ -56,49 +54,6 @@ def _prepare_store(db: Path, rows: int, threads: int) -> tuple[str, str]:
     return url, done
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_dashboard(url: str, log: Path) -> tuple[subprocess.Popen, str, float]:
-    """``moderation dashboard`` on a free port; returns it, its address and seconds to health."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MODERATION_DASHBOARD_AUTH"}
-    started = time.perf_counter()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moderation.cli", "dashboard", "--db", url, "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"the dashboard exited early; see {log}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, base, time.perf_counter() - started
-        except OSError:
-            time.sleep(0.1)
-    _stop(process)
-    sys.exit(f"the dashboard did not answer within 120 s; see {log}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
-
-
 def _load(page, base: str, *, reload: bool) -> dict[str, float]:
     """Navigate (or reload), sign in, and wait for the queue's first row to be visible."""
     started = time.perf_counter()
@@ -122,17 +77,17 @@ def measure(url: str, repeats: int, log: Path) -> list[dict]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         for repeat in range(repeats):
-            process, base, ready_s = _start_dashboard(url, log)
             try:
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = context.new_page()
-                page.set_default_timeout(TIMEOUT_MS)
-                loads.append({"repeat": repeat, "load": "cold", "server_ready_s": ready_s,
-                              **_load(page, base, reload=False)})  # fmt: skip
-                loads.append({"repeat": repeat, "load": "warm", **_load(page, base, reload=True)})
-                context.close()
-            finally:
-                _stop(process)
+                with running_dashboard(url, log) as (base, ready_s):
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    page = context.new_page()
+                    page.set_default_timeout(TIMEOUT_MS)
+                    loads.append({"repeat": repeat, "load": "cold", "server_ready_s": ready_s,
+                                  **_load(page, base, reload=False)})  # fmt: skip
+                    loads.append({"repeat": repeat, "load": "warm", **_load(page, base, reload=True)})
+                    context.close()
+            except ServerError as error:
+                sys.exit(str(error))
         browser.close()
     return loads
 

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from dashboard_server import running_dashboard
 
 from moderation import review
 from moderation.store import audit_log, comments, ingest_files, open_store
@@ -48,12 +45,6 @@ HOSTILE = [
     ("[click](javascript:alert(1)) for the real budget, stupid", "mallory"),
     ("Invoice attached: \u202egnp.exe you fool", "inv\u202egnp.exe"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until(check: Callable[[], bool], *, seconds: float = 30, what: str = "") -> None:
@@ -97,38 +88,9 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def dashboard_url(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``moderation dashboard`` on a free port, sign-in on; stopped (process group) afterwards."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("server") / "dashboard.log"
-    env = {k: v for k, v in os.environ.items() if k != "MODERATION_DASHBOARD_AUTH"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moderation.cli", "dashboard", "--db", store_url, "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the dashboard exited early:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    try:
-        _wait_until(healthy, seconds=90, what="the dashboard to answer")
+    with running_dashboard(store_url, log, timeout=90) as (base, _):
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
