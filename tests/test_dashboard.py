@@ -22,7 +22,7 @@ import streamlit as st
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
-from test_jobs import WAITS_THEN_ADDS_A_VERSION
+from test_jobs import WAITS_THEN_ADDS_A_VERSION, wait_for_job
 
 from moderation import cards, config, gate, jobs, registry, review
 from moderation.review import User
@@ -718,16 +718,6 @@ def test_models_page_shows_the_card_s_bias_audit(store, models_dir: Path, model)
     assert f"overall false-positive rate {audit.overall_fpr:.3f}" in summary
 
 
-def _job_until(models_dir: Path, until) -> jobs.Job:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = jobs.latest(models_dir)
-        if job is not None and until(job):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"the job never got there: {jobs.latest(models_dir)}")
-
-
 def test_retraining_runs_in_the_background_and_the_page_follows_it(
     store, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -739,7 +729,7 @@ def test_retraining_runs_in_the_background_and_the_page_follows_it(
     at.button(key="models_retrain").click().run()
     assert not at.exception
     assert "training started in the background" in at.success[0].value
-    _job_until(models_dir, lambda job: jobs.stage(job) == "fitting the insult head")
+    wait_for_job(models_dir, lambda job: jobs.stage(job) == "fitting the insult head")
     at.run()
     running = _unescaped(at.info[0].value)
     assert running.startswith("Training by root: running for") and "stage: fitting the insult head" in running
@@ -747,7 +737,7 @@ def test_retraining_runs_in_the_background_and_the_page_follows_it(
     assert at.code[0].value == "stage: reading the corpora\nstage: fitting the insult head"  # the log
 
     (models_dir / "go").touch()
-    _job_until(models_dir, lambda job: not job.running)
+    wait_for_job(models_dir, lambda job: not job.running)
     at.run()
     assert not at.exception
     assert "finished in" in at.success[0].value and "new version v-new" in _unescaped(at.success[0].value)
@@ -755,7 +745,7 @@ def test_retraining_runs_in_the_background_and_the_page_follows_it(
     assert at.button(key="models_job_compare") and not at.button(key="models_retrain").disabled
 
     jobs.start([sys.executable, "-c", "import sys; print('stage: reading the corpora'); sys.exit(2)"])
-    _job_until(models_dir, lambda job: not job.running)
+    wait_for_job(models_dir, lambda job: not job.running)
     at.run()
     failed = _unescaped(at.error[0].value)
     assert "failed after" in failed and "exited with code 2" in failed and "No version was added" in failed
@@ -804,7 +794,6 @@ def test_demo_loads_the_demo_threads_and_serves_the_dashboard(tmp_path: Path) ->
     import os
     import signal
     import socket
-    import time
     import urllib.request
 
     with socket.socket() as sock:

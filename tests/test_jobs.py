@@ -36,7 +36,8 @@ print("stage: saving")
 """
 
 
-def _wait(models_dir: Path, until, timeout: float = 60.0) -> jobs.Job:
+def wait_for_job(models_dir: Path, until, timeout: float = 60.0) -> jobs.Job:
+    """The latest job once ``until(job)`` holds (also used by test_dashboard)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = jobs.latest(models_dir)
@@ -49,7 +50,7 @@ def _wait(models_dir: Path, until, timeout: float = 60.0) -> jobs.Job:
 def _waiting_job(models_dir: Path, **kwargs) -> jobs.Job:
     argv = [sys.executable, "-c", WAITS_THEN_ADDS_A_VERSION, str(models_dir)]
     jobs.start(argv, models_dir=models_dir, **kwargs)
-    return _wait(models_dir, lambda job: jobs.stage(job) == "fitting the insult head")
+    return wait_for_job(models_dir, lambda job: jobs.stage(job) == "fitting the insult head")
 
 
 def test_a_job_runs_refuses_a_second_and_finishes_with_its_new_version(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_a_job_runs_refuses_a_second_and_finishes_with_its_new_version(tmp_path:
     assert len(list(jobs.jobs_dir(models_dir).glob("*.json"))) == 1  # the refused one left nothing
 
     (models_dir / "go").touch()
-    done = _wait(models_dir, lambda job: not job.running)
+    done = wait_for_job(models_dir, lambda job: not job.running)
     assert (done.job_id, done.state, done.exit_code, done.reason) == (job.job_id, jobs.FINISHED, 0, "")
     assert done.versions == ["v-new"] and done.version == "v-new"
     assert jobs.stage(done) == "saving"
@@ -75,14 +76,14 @@ def test_a_job_runs_refuses_a_second_and_finishes_with_its_new_version(tmp_path:
     assert state["state"] == "finished" and state["versions"] == ["v-new"]
 
     again = jobs.start([sys.executable, "-c", "pass"], models_dir=models_dir)  # free again
-    assert _wait(models_dir, lambda job: not job.running).job_id == again.job_id
+    assert wait_for_job(models_dir, lambda job: not job.running).job_id == again.job_id
 
 
 def test_a_command_that_fails_leaves_a_failed_job_and_no_version(tmp_path: Path) -> None:
     models_dir = tmp_path / "models"
     argv = [sys.executable, "-c", "import sys; print('stage: reading the corpora'); sys.exit(3)"]
     jobs.start(argv, models_dir=models_dir)
-    job = _wait(models_dir, lambda job: not job.running)
+    job = wait_for_job(models_dir, lambda job: not job.running)
     assert (job.state, job.exit_code, job.reason) == (jobs.FAILED, 3, "exited with code 3")
     assert job.versions == [] and job.version == ""
     assert jobs.stage(job) == "reading the corpora"
@@ -92,7 +93,7 @@ def test_a_killed_command_shows_as_failed(tmp_path: Path) -> None:
     models_dir = tmp_path / "models"
     job = _waiting_job(models_dir)
     os.kill(job.command_pid, signal.SIGKILL)
-    failed = _wait(models_dir, lambda job: not job.running)
+    failed = wait_for_job(models_dir, lambda job: not job.running)
     assert (failed.state, failed.exit_code, failed.reason) == (jobs.FAILED, -9, "killed by signal SIGKILL")
     assert failed.versions == [] and not (models_dir / "v-new").exists()
 
@@ -101,7 +102,7 @@ def test_a_job_whose_supervisor_is_killed_shows_as_failed(tmp_path: Path) -> Non
     models_dir = tmp_path / "models"
     job = _waiting_job(models_dir)
     os.killpg(job.pid, signal.SIGKILL)  # the supervisor and the command, as a reboot would
-    failed = _wait(models_dir, lambda job: not job.running)
+    failed = wait_for_job(models_dir, lambda job: not job.running)
     assert failed.state == jobs.FAILED and failed.exit_code is None
     assert "ended without reporting an exit code" in failed.reason
     state = json.loads((jobs.jobs_dir(models_dir) / f"{job.job_id}.json").read_text())
@@ -144,5 +145,5 @@ def test_only_admins_start_retraining(tmp_path: Path, monkeypatch: pytest.Monkey
     assert jobs.latest(models_dir) is None
     job = review.start_retraining(store, User("root", "admin"), models_dir=models_dir)
     assert job.started_by == "root" and seen == [f"sqlite:///{tmp_path / 'm.db'}"]
-    assert _wait(models_dir, lambda job: not job.running).state == jobs.FINISHED
+    assert wait_for_job(models_dir, lambda job: not job.running).state == jobs.FINISHED
     store.close()
