@@ -22,6 +22,7 @@ from moderation.errors import InputError, MissingColumnError
 __all__ = [
     "POSITIVE_LABEL_VALUES",
     "binary_labels",
+    "cumulative_counts",
     "evaluate_files",
     "evaluate_model",
     "evaluate_scores",
@@ -139,20 +140,31 @@ def evaluate_scores(
     }
 
 
+def cumulative_counts(
+    y: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (weighted) true and false positives when flagging every score at or above each
+    distinct score: ``(thresholds, tp, fp)``, thresholds descending (cuts fall only between
+    distinct scores)."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    y, p, w = y[order], p[order], w[order]
+    tp = np.cumsum(w * y)
+    fp = np.cumsum(w * (1 - y))
+    last = np.r_[p[1:] != p[:-1], True]
+    return p[last], tp[last], fp[last]
+
+
 def precision_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision and recall when flagging every score at or above each distinct score.
 
     Returns ``(thresholds, precision, recall)``, thresholds descending.
     """
-    y = np.asarray(y, dtype=int)
-    p = np.asarray(p, dtype=float)
-    order = np.argsort(-p, kind="stable")
-    y, p = y[order], p[order]
-    tp = np.cumsum(y)
-    flagged = np.arange(1, len(y) + 1)
-    last = np.r_[p[1:] != p[:-1], True]  # cut only between distinct scores
-    positives = max(int(tp[-1]) if len(tp) else 0, 1)
-    return p[last], tp[last] / flagged[last], tp[last] / positives
+    thresholds, tp, fp = cumulative_counts(y, p)
+    positives = max(tp[-1] if len(tp) else 0.0, 1.0)
+    return thresholds, tp / (tp + fp), tp / positives
 
 
 def _lowest_reaching(y: np.ndarray, p: np.ndarray, target: float) -> float | None:

@@ -651,16 +651,11 @@ def data_hash(frame: pd.DataFrame) -> str:
 
 
 def _best_f1_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
-    order = np.argsort(-p, kind="stable")
-    y, p, w = y[order], p[order], w[order]
-    tp = np.cumsum(w * y)
-    fp = np.cumsum(w * (1 - y))
-    positives = tp[-1]
-    f1 = 2 * tp / (tp + fp + positives)
-    # Only cut between distinct scores.
-    distinct = np.r_[p[1:] != p[:-1], True]
-    best = int(np.argmax(np.where(distinct, f1, -1)))
-    return float(np.round(p[best], 4))
+    from moderation.evaluate import cumulative_counts
+
+    thresholds, tp, fp = cumulative_counts(y, p, w)
+    f1 = 2 * tp / (tp + fp + tp[-1])
+    return float(np.round(thresholds[int(np.argmax(f1))], 4))
 
 
 def _fit_heads(
