@@ -182,6 +182,9 @@ TARGET_PRECISION = 0.9
 #: A label's threshold comes from the moderators' labels only when they hold at least this many
 #: positives (and as many negatives); below that the corpus threshold (best F1) stays.
 SITE_THRESHOLD_MIN_LABELS = 30
+#: The scores are recalibrated to the moderators' labels (``classifier.SiteCalibration``) only
+#: when the labels that train hold at least this many positives and as many negatives.
+SITE_CALIBRATION_MIN_LABELS = 30
 #: Bootstrap resamples for the confidence interval of a threshold chosen from labels.
 THRESHOLD_BOOTSTRAP = 1_000
 

@@ -27,7 +27,7 @@ import pandas as pd
 import sklearn
 
 from moderation import config
-from moderation.classifier import CalibratedLinearHead, ModerationModel
+from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration
 from moderation.errors import ModerationError
 from moderation.features import CONTEXT_FEATURES, ContextSignals, HashedTextFeatures, fold_texts
 from moderation.normalize import normalize_text
@@ -642,6 +642,69 @@ def _site_thresholds(
     return out
 
 
+def _site_calibration(
+    model: ModerationModel,
+    train: pd.DataFrame,
+    heldout: pd.DataFrame | None,
+    progress: Callable[[str], None],
+) -> dict[str, dict[str, Any]]:
+    """Per label: recalibrate the output scores to the moderators' labels (``SiteCalibration``)
+    when the labels that train hold enough of both classes; sets ``model.site_calibration``.
+
+    The map is fitted on those labels' grouped out-of-fold probabilities (no label calibrates a
+    score it trained) and judged on the held-out threads' labels, which it never saw: their
+    expected calibration error before and after goes into the card.
+    """
+    from moderation.evaluate import expected_calibration_error
+
+    def held_out_scores() -> pd.DataFrame | None:
+        return model.score_frame(heldout, explain=False) if heldout is not None and len(heldout) else None
+
+    before = held_out_scores()
+    out: dict[str, dict[str, Any]] = {}
+    for label, head in (("insult", model.insult_head), ("troll", model.troll_head)):
+        rows = train[label].notna().to_numpy()
+        moderated = (train.loc[rows, "corpus"] == MODERATORS).to_numpy()
+        y = train.loc[rows, label].to_numpy(dtype=int)[moderated]
+        positives, negatives = int(y.sum()), int(len(y) - y.sum())
+        entry: dict[str, Any] = {"rows": len(y), "positives": positives, "applied": False}
+        if min(positives, negatives) < config.SITE_CALIBRATION_MIN_LABELS:
+            entry["why"] = (
+                f"kept the corpus calibration: the moderators' labels that train hold {positives} "
+                f"positives and {negatives} negatives (need {config.SITE_CALIBRATION_MIN_LABELS} of each)"
+            )
+        else:
+            try:
+                fitted = SiteCalibration.fit(head.oof_proba_[moderated], y)
+            except ValueError as error:  # the scores fall as the labels rise: keep the corpus map
+                entry["why"] = f"kept the corpus calibration: {error}"
+                out[label] = entry
+                continue
+            model.site_calibration[label] = fitted
+            entry.update(
+                applied=True,
+                why="beta calibration of the scores on the moderators' labels, scored out of fold",
+                **fitted.to_card(),
+            )
+        out[label] = entry
+    if not model.site_calibration:
+        return out
+    progress("recalibrated the scores to the moderators' labels: " + ", ".join(model.site_calibration))
+    after = held_out_scores()
+    for label, entry in out.items():
+        if before is None or after is None or not entry["applied"]:
+            continue
+        known = before[label].notna().to_numpy()
+        y = before.loc[known, label].to_numpy(dtype=int)
+        if len(np.unique(y)) < 2:
+            continue
+        entry["heldout_rows"] = int(known.sum())
+        for when, scored in (("before", before), ("after", after)):
+            p = scored.loc[known, f"{label}_score"].to_numpy()
+            entry[f"heldout_ece_{when}"] = round(expected_calibration_error(y, p), 4)
+    return out
+
+
 def data_hash(frame: pd.DataFrame) -> str:
     """sha256 over the training rows and labels: recorded in the card (issue 7)."""
     digest = hashlib.sha256()
@@ -772,6 +835,7 @@ def train_model(
     with threadpool_limits(limits=1):
         model, _ = _fit_heads(train, params=params, progress=progress)
 
+    calibration = _site_calibration(model, train, heldout, progress)
     progress("choosing the thresholds")
     thresholds = {}
     operating = {}
@@ -782,8 +846,9 @@ def train_model(
         # The head's own grouped out-of-fold probabilities: no row chooses its own threshold.
         # Sentences we wrote (identity balance) train the head but do not choose its operating
         # point: thousands of easy template rows would move the threshold away from real comments.
+        # Thresholds are on the scale the model outputs: through the site calibration, if any.
         real = (train.loc[rows, "corpus"] != "identity_balance").to_numpy()
-        oof = head.oof_proba_[real]
+        oof = model.site_scores(label, head.oof_proba_[real])
         y = train.loc[rows, label].to_numpy(dtype=int)[real]
         w = train.loc[rows, f"{label}_weight"].to_numpy()[real]
         thresholds[label] = _best_f1_threshold(y, oof, w)
@@ -829,6 +894,7 @@ def train_model(
             for label, op in operating.items()
         },
         "site_thresholds": site,
+        "site_calibration": calibration,
         "training_data": {
             "spec": data or "default",
             "corpora": [_corpus_entry(CORPORA[n], train) for n in names],

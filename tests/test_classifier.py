@@ -10,8 +10,9 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from moderation import config
-from moderation.classifier import CalibratedLinearHead, ModerationModel
+from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration
 from moderation.errors import ModelError
+from moderation.evaluate import expected_calibration_error
 from moderation.registry import load_model
 
 # Out-of-fold calibration means each row's weight changes which fold calibrates which row, so a
@@ -159,3 +160,50 @@ def test_context_raises_troll_score_of_a_comment_called_a_troll(model: Moderatio
     )
     in_thread = model.score_frame(thread)["troll_score"].iloc[0]
     assert in_thread > alone
+
+
+# --- the site calibration ------------------------------------------------------------------------
+
+
+def _site_labels(n: int, *, odds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities a model gives, and a site's labels whose odds are ``odds`` times them."""
+    rng = np.random.default_rng(config.SEED)
+    p = rng.beta(0.6, 1.6, size=n)
+    shifted = p * odds / (p * odds + 1 - p)
+    return p, (rng.random(n) < shifted).astype(int)
+
+
+def test_site_calibration_fixes_a_prior_shift_and_keeps_the_order() -> None:
+    p, y = _site_labels(4000, odds=0.25)  # the site's moderators flag much less than the corpora
+    fitted = SiteCalibration.fit(p[:2000], y[:2000])
+    judged = fitted.apply(p[2000:])
+    before = expected_calibration_error(y[2000:], p[2000:])
+    assert before > 0.1
+    assert expected_calibration_error(y[2000:], judged) < 0.03
+    assert fitted.a >= 0 and fitted.b >= 0
+    assert np.all(np.diff(judged[np.argsort(p[2000:])]) >= 0)  # increasing: no AUC changes
+
+
+def test_identity_site_calibration_changes_nothing_and_a_falling_one_is_refused() -> None:
+    p, y = _site_labels(500, odds=1.0)
+    assert SiteCalibration().apply(p) == pytest.approx(p, abs=1e-9)
+    with pytest.raises(ValueError, match="both classes"):
+        SiteCalibration.fit(p, np.zeros(len(p)))
+    with pytest.raises(ValueError, match="do not rise"):
+        SiteCalibration.fit(p, 1 - y)
+
+
+def test_site_calibration_rescales_the_output_scores_and_flags(model: ModerationModel) -> None:
+    import copy
+
+    frame = pd.DataFrame({"text": ["you are a pathetic idiot", "thanks, a fair point", "who cares"]})
+    plain = model.score_frame(frame, explain=False)
+    site = copy.copy(model)
+    site.site_calibration = {"insult": SiteCalibration(a=1.0, b=1.0, c=-2.0)}  # odds times e^-2
+    rescaled = site.score_frame(frame, explain=False)
+    before, after = plain["insult_score"].to_numpy(), rescaled["insult_score"].to_numpy()
+    assert after / (1 - after) == pytest.approx(before / (1 - before) * np.exp(-2), rel=1e-4)
+    # The troll head still reads the head's own insult probability as hostility: unchanged.
+    assert rescaled["troll_score"].tolist() == plain["troll_score"].tolist()
+    expected = site.flags(rescaled["insult_score"].to_numpy(), rescaled["troll_score"].to_numpy())
+    assert rescaled["flag"].tolist() == expected.tolist()
