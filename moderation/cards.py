@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["bias_audits", "metrics_table", "reliability_table", "thresholds_table"]
+__all__ = ["bias_audits", "metrics_table", "reliability_table", "site_calibration_table", "thresholds_table"]
 
 #: The split name under which ``reliability_table`` lists the training out-of-fold bins.
 OUT_OF_FOLD = "training (out of fold)"
@@ -52,6 +52,27 @@ def thresholds_table(card: Mapping[str, Any]) -> pd.DataFrame:
                 "why": site.get("why", "not in this card"),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def site_calibration_table(card: Mapping[str, Any]) -> pd.DataFrame:
+    """Per label: whether the scores were recalibrated to the moderators' labels, the map's
+    parameters, and the ECE on the held-out moderators' labels before and after."""
+    rows = [
+        {
+            "label": label,
+            "applied": entry.get("applied"),
+            "labels": entry.get("rows"),
+            "a": entry.get("a"),
+            "b": entry.get("b"),
+            "c": entry.get("c"),
+            "held-out labels": entry.get("heldout_rows"),
+            "ECE before": entry.get("heldout_ece_before"),
+            "ECE after": entry.get("heldout_ece_after"),
+            "why": entry.get("why", ""),
+        }
+        for label, entry in card.get("site_calibration", {}).items()
+    ]
     return pd.DataFrame(rows)
 
 

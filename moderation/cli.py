@@ -374,6 +374,15 @@ def train(
             )
         else:
             typer.echo(f"{label} threshold {model.thresholds[label]:.4f}: {chosen['why']}")
+    for label, calibrated in model.card["site_calibration"].items():
+        if calibrated.get("heldout_ece_after") is not None:
+            typer.echo(
+                f"{label} scores recalibrated to {calibrated['rows']:,} moderators' labels: ECE on "
+                f"{calibrated['heldout_rows']:,} held-out labels {calibrated['heldout_ece_before']:.3f} -> "
+                f"{calibrated['heldout_ece_after']:.3f}"
+            )
+        elif not calibrated["applied"]:
+            typer.echo(f"{label} scores: {calibrated['why']}")
     typer.echo(f"wrote {folder} ({model.card['files']['model.joblib']['bytes'] / 1e6:.1f} MB)")
     if promote_after:
         _promote_through_gate(model.version, db=db, force=False, models_dir=output)

@@ -829,3 +829,27 @@ def test_demo_refuses_an_existing_store(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1 and "already exists" in result.stderr
+
+
+def test_models_page_shows_the_recalibration_to_the_moderators_labels(store, models_dir: Path) -> None:
+    card_path = registry.model_dir(models_dir=models_dir) / config.MODEL_CARD
+    card = json.loads(card_path.read_text())
+    card.pop("site_calibration", None)
+    card_path.write_text(json.dumps(card))
+    at = _open(_app(ALICE), "models")
+    missing = "Recalibration to the moderators' labels: not in this card"
+    assert any(c.value.startswith(missing) for c in at.caption)
+
+    card["site_calibration"] = {
+        "insult": {"rows": 412, "positives": 96, "applied": True, "a": 0.8, "b": 1.3, "c": -0.4,
+                   "heldout_rows": 101, "heldout_ece_before": 0.112, "heldout_ece_after": 0.031,
+                   "why": "fitted"},
+        "troll": {"rows": 12, "positives": 2, "applied": False, "why": "kept the corpus calibration"},
+    }  # fmt: skip
+    card_path.write_text(json.dumps(card))
+    session.models.clear()
+    at = _open(_app(ALICE), "models")
+    shown = next(d.value for d in at.dataframe if "ECE after" in d.value.columns)
+    assert shown["label"].tolist() == ["insult", "troll"]
+    assert shown["ECE before"].tolist()[0] == 0.112 and shown["ECE after"].tolist()[0] == 0.031
+    assert shown["applied"].tolist() == [True, False]

@@ -306,6 +306,13 @@ else:
                 if (reliability["label"] == label).any():
                     st.altair_chart(_calibration_chart(reliability, label), key=f"models_calibration_{label}")
 
+    site_calibration = cards.site_calibration_table(card)
+    if site_calibration.empty:
+        st.caption("Recalibration to the moderators' labels: not in this card (trained before it existed).")
+    else:
+        st.markdown("**Recalibration to the moderators' labels** (ECE on their held-out labels)")
+        st.dataframe(site_calibration, hide_index=True, key="models_site_calibration")
+
     st.markdown("**Threshold on the moderators' own labels**")
     versions = session.read("scored_model_versions")
     st.caption(
