@@ -4,8 +4,11 @@ Candidates (all on the default training corpora, the same sample weights):
 - ``tfidf_lr``: word (1,2) + char_wb (2,5) TF-IDF (sklearn vocabularies) with logistic regression;
 - ``nbsvm``: the same features scaled by NB log-count ratios, then logistic regression;
 - ``hashed_sgd``: our hashed word+char features with an SGD logistic model;
-- ``hashed_lr``: our hashed word+char features with logistic regression (the shipped design);
+- ``hashed_lr``: our hashed word+char features with logistic regression (shipped until 2026.11-v3);
 - ``hashed_lr_char35``: as above with char (3,5), a quarter fewer n-grams to score;
+- ``hashed_lr_chunks``: char n-grams inside space-separated chunks (``char_windows="chunks"``,
+  as sklearn's char_wb), scored once per distinct chunk of a frame;
+- ``hashed_lr_chunks_w13``: the same with word (1,3) n-grams (the shipped design since 2026.12-v4);
 - ``hashed_words``: word n-grams only (the cheap first stage a cascade would use).
 Grouped 5-fold CV (groups: thread, or duplicate folded text) gives the AUC on each training
 corpus's held-out folds; the test splits (never trained on) give out-of-site AUCs; rows/s is the
@@ -91,6 +94,12 @@ CANDIDATES = {
     "hashed_nbsvm": lambda: Candidate("hashed_nbsvm", HashedTextFeatures(), "hashed_nbsvm"),
     "hashed_lr_char35": lambda: Candidate(
         "hashed_lr_char35", HashedTextFeatures(char_ngram_range=(3, 5)), "lr"
+    ),
+    "hashed_lr_chunks": lambda: Candidate(
+        "hashed_lr_chunks", HashedTextFeatures(char_windows="chunks"), "lr"
+    ),
+    "hashed_lr_chunks_w13": lambda: Candidate(
+        "hashed_lr_chunks_w13", HashedTextFeatures(char_windows="chunks", word_ngram_range=(1, 3)), "lr"
     ),
     "hashed_words": lambda: Candidate(
         "hashed_words", HashedTextFeatures(char_ngram_range=(1, 1), word_ngram_range=(1, 2)), "lr"

@@ -584,18 +584,27 @@ def word_hashes(words: Iterable[str]) -> np.ndarray:
 
 
 def ngram_streams(
-    tokens: Tokens, *, word_ngram_range: tuple[int, int], char_ngram_range: tuple[int, int], bits: int
+    tokens: Tokens,
+    *,
+    word_ngram_range: tuple[int, int],
+    char_ngram_range: tuple[int, int],
+    bits: int,
+    char_windows: str = "text",
+    blocks: tuple[int, ...] = (0, 1),
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(block, doc, column) arrays, one triple per n-gram order: words (block 0), chars (block 1).
 
     Each stream is in document order. Windows that would cross from one text into the next
     get column ``2**bits`` (one past the hashed columns), which every table keeps at zero:
-    cheaper than cutting them out of the arrays.
+    cheaper than cutting them out of the arrays. With ``char_windows="chunks"`` a character
+    window may not cross a space either (a space may only open or close it): the character
+    n-grams of each space-separated chunk padded with one space, as scikit-learn's
+    ``char_wb`` analyzer takes them. ``blocks`` picks the blocks to stream.
     """
     shift = np.uint64(64 - bits)
     outside = np.int64(1 << bits)
     word_hash, word_doc = tokens.word_hash, tokens.word_doc
-    low, high = word_ngram_range
+    low, high = word_ngram_range if 0 in blocks else (1, 0)
     for n in range(low, high + 1):
         count = len(word_hash) - n + 1
         if count <= 0:
@@ -607,8 +616,13 @@ def ngram_streams(
         if n > 1:
             columns[word_doc[n - 1 : n - 1 + count] != word_doc[:count]] = outside
         yield 0, word_doc[:count], columns
+    if 1 not in blocks:
+        return
     padded = tokens.padded.astype(np.uint64)
     zeros = np.r_[0, np.cumsum(tokens.padded == 0)]
+    chunked = char_windows == "chunks"
+    if chunked:
+        spaces = np.r_[0, np.cumsum(tokens.padded == 32)]
     low, high = char_ngram_range
     for n in range(low, high + 1):
         count = len(padded) - n + 1
@@ -619,16 +633,31 @@ def ngram_streams(
             h = h * _PRIME + padded[k : k + count]
         columns = (_mix(h) >> shift).astype(np.int64)
         columns[zeros[n : n + count] != zeros[:count]] = outside  # a separator inside the window
+        if chunked:
+            # A space inside the window (not at its ends), or nothing but spaces (an empty text).
+            crossing = spaces[n - 1 : n - 1 + count] != spaces[1 : 1 + count]
+            if n == 2:
+                crossing = spaces[2 : 2 + count] - spaces[:count] == 2
+            columns[crossing] = outside
         yield 1, tokens.doc_of_position[:count], columns
 
 
 def ngram_occurrences(
-    tokens: Tokens, *, word_ngram_range: tuple[int, int], char_ngram_range: tuple[int, int], bits: int
+    tokens: Tokens,
+    *,
+    word_ngram_range: tuple[int, int],
+    char_ngram_range: tuple[int, int],
+    bits: int,
+    char_windows: str = "text",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(doc, column, block) of every word n-gram (block 0) and character n-gram (block 1)."""
     docs, columns, blocks = [], [], []
     for block, stream_docs, stream_columns in ngram_streams(
-        tokens, word_ngram_range=word_ngram_range, char_ngram_range=char_ngram_range, bits=bits
+        tokens,
+        word_ngram_range=word_ngram_range,
+        char_ngram_range=char_ngram_range,
+        bits=bits,
+        char_windows=char_windows,
     ):
         inside = stream_columns < (1 << bits)
         docs.append(stream_docs[inside])
@@ -786,7 +815,10 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
     - ``2**bits`` hashed n-gram columns: word n-grams (``word_ngram_range``) and character
       n-grams (``char_ngram_range``) of the folded text, each text padded with one space;
       values are idf-weighted counts, L2-normalised per block (words, characters) so neither
-      block drowns the other;
+      block drowns the other. ``char_windows="text"`` takes every character window of the
+      text; ``"chunks"`` only those inside one space-separated chunk padded with a space (as
+      scikit-learn's ``char_wb``): then a chunk's n-grams depend on the chunk alone, and
+      ``linear_scores`` hashes each distinct chunk of a batch once;
     - ``len(HASHED_LEXICAL_FEATURES)`` lexical columns, times ``lexical_scale``.
 
     ``fit`` learns the idf of every column; columns seen in fewer than ``min_df`` training
@@ -802,12 +834,22 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         char_ngram_range: tuple[int, int] = (2, 5),
         min_df: int = 2,
         lexical_scale: float = 1.0,
+        char_windows: str = "text",
     ) -> None:
         self.bits = bits
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.lexical_scale = lexical_scale
+        self.char_windows = char_windows
+
+    def __setstate__(self, state: dict) -> None:
+        # Artifacts saved before the parameter existed read every window of the text.
+        state.setdefault("char_windows", "text")
+        super().__setstate__(state)
+
+    def _char_windows(self) -> str:
+        return self.char_windows
 
     def _validate_params_(self) -> None:
         if not (10 <= self.bits <= 26):
@@ -818,6 +860,8 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name} must be (low, high) with 1 <= low <= high, not {(low, high)}")
         if self.word_ngram_range[1] > len(_SALT_WORD):
             raise ValueError(f"word n-grams go up to {len(_SALT_WORD)}")
+        if self._char_windows() not in ("text", "chunks"):
+            raise ValueError(f"char_windows must be 'text' or 'chunks', not {self.char_windows!r}")
 
     def _occurrences(self, texts: list[str]) -> tuple[Tokens, np.ndarray, np.ndarray, np.ndarray]:
         codes, starts = fold_codepoints(texts)
@@ -827,6 +871,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_ngram_range=tuple(self.word_ngram_range),
             char_ngram_range=tuple(self.char_ngram_range),
             bits=self.bits,
+            char_windows=self._char_windows(),
         )
         return tokens, docs, columns, blocks
 
@@ -888,7 +933,8 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         With ``contributions=True`` also returns how much each word, word pair and lexical
         signal added to each head (``Contributions``), from the same pass over the n-grams:
         character n-grams are credited to the word they start in (or, for a window starting on
-        a space, the word it ends in); word bigrams to the pair.
+        a space, the word it ends in; with ``char_windows="chunks"`` shared out among the words
+        of their chunk); word bigrams, and trigrams, to the pair they start with.
         """
         check_is_fitted(self, "idf_")
         n = len(texts)
@@ -896,7 +942,8 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         tokens = tokenize(codes, starts)
         heads = prepared.lexical.shape[0]
         n_words = len(tokens.word_start)
-        if contributions:
+        chunked = self._char_windows() == "chunks"
+        if contributions and not chunked:
             # Word index of every position of the padded text (-1 between words).
             word_at = np.full(len(tokens.padded), -1, dtype=np.int64)
             lengths = tokens.word_end - tokens.word_start
@@ -905,6 +952,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
                 word_at[np.repeat(tokens.word_start, lengths) + offsets] = np.repeat(
                     np.arange(n_words), lengths
                 )
+        if contributions:
             # Raw (not yet normalised) credit per word and per pair; block 0 words, 1 chars.
             word_raw = np.zeros((2, heads, n_words))
             pair_raw = np.zeros((heads, max(n_words - 1, 0)))
@@ -915,6 +963,8 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_ngram_range=tuple(self.word_ngram_range),
             char_ngram_range=tuple(self.char_ngram_range),
             bits=self.bits,
+            char_windows=self._char_windows(),
+            blocks=(0,) if chunked else (0, 1),
         ):
             sums[block, 0] += np.bincount(docs, weights=np.take(prepared.table[0], columns), minlength=n)
             if contributions and block == 1:
@@ -934,12 +984,23 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
                         word_raw[0, k] += weights
                     elif order == 2:
                         pair_raw[k] += weights
+                    elif order == 3:  # a trigram is credited to the pair it starts with
+                        pair_raw[k][: len(weights)] += weights
                 else:
                     word_raw[1, k] += np.bincount(
                         owner[credited], weights=weights[credited], minlength=n_words
                     )
             if block == 0:
                 word_order += 1
+        if chunked:
+            chunk_doc, chunk_sums, chunk_start = self._chunk_sums(tokens, prepared)
+            for j in range(heads + 1):
+                sums[1, j] += np.bincount(chunk_doc, weights=chunk_sums[j], minlength=n)
+            if contributions and n_words and len(chunk_doc):
+                # A chunk's character n-grams are shared out among the words inside it.
+                chunk_of_word = np.searchsorted(chunk_start, tokens.word_start, side="right") - 1
+                words_in_chunk = np.bincount(chunk_of_word, minlength=len(chunk_doc))
+                word_raw[1] += chunk_sums[1:, chunk_of_word] / words_in_chunk[chunk_of_word]
         norm = np.sqrt(sums[:, 0, :])
         inverse_norm = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
         lexical = lexical_matrix(texts, tokens)
@@ -964,6 +1025,42 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             lexical_values=lexical[:, :, None] * prepared.lexical.T[None, :, :],
         )
         return out, explained
+
+    def _chunk_sums(self, tokens: Tokens, prepared: LinearTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The character n-gram sums of every chunk of the batch, each distinct chunk hashed once.
+
+        With ``char_windows="chunks"`` a chunk's character n-grams depend on the chunk alone,
+        and comments repeat their words: the n-grams of a frame's distinct chunks (a small part
+        of its characters) are hashed and looked up, and every occurrence takes its chunk's sums.
+        Returns each chunk occurrence's text index, its sums (``1 + heads`` rows, as the table:
+        idf^2 first) and its start in ``tokens.padded``.
+        """
+        padded = tokens.padded
+        inside = (padded != 32) & (padded != 0)
+        edges = np.diff(np.r_[False, inside, False].astype(np.int8))
+        chunk_start = np.flatnonzero(edges == 1)
+        pieces = padded.tobytes().decode("utf-32-le").replace("\x00", " ").split(" ")
+        chunks = [piece for piece in pieces if piece]
+        rows = prepared.table.shape[0]
+        if not chunks:
+            return np.zeros(0, dtype=np.int64), np.zeros((rows, 0)), chunk_start
+        codes, distinct = pd.factorize(np.asarray(chunks, dtype=object), sort=False)
+        distinct_codes = np.frombuffer("\x00".join(distinct).encode("utf-32-le"), dtype=np.uint32)
+        distinct_tokens = tokenize(distinct_codes, np.r_[0, np.flatnonzero(distinct_codes == 0) + 1])
+        per_chunk = np.zeros((rows, len(distinct)))
+        for _, docs, columns in ngram_streams(
+            distinct_tokens,
+            word_ngram_range=tuple(self.word_ngram_range),
+            char_ngram_range=tuple(self.char_ngram_range),
+            bits=self.bits,
+            char_windows="chunks",
+            blocks=(1,),
+        ):
+            for j in range(rows):
+                per_chunk[j] += np.bincount(
+                    docs, weights=np.take(prepared.table[j], columns), minlength=len(distinct)
+                )
+        return tokens.doc_of_position[chunk_start], per_chunk[:, codes], chunk_start
 
     def contributions(self, texts: list[str], prepared: LinearTable) -> Contributions:
         """The ``Contributions`` of ``texts`` (see ``linear_scores``)."""
@@ -998,6 +1095,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_ngram_range=(1, 1),
             char_ngram_range=tuple(self.char_ngram_range),
             bits=self.bits,
+            char_windows=self._char_windows(),
         )
         columns = np.unique(columns)
         return columns[self.idf_[columns] > 0]

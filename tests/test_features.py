@@ -97,6 +97,7 @@ def test_batch_folding_equals_one_at_a_time() -> None:
     [
         LexicalSignals(),
         HashedTextFeatures(bits=12),
+        HashedTextFeatures(bits=12, char_windows="chunks"),
         TextFeatures(max_word_features=50, max_char_features=50),
         ContextSignals(),
     ]
@@ -115,16 +116,38 @@ TEXTS = [
 ]
 
 
-def test_linear_scores_equal_the_matrix_product() -> None:
-    features = HashedTextFeatures(bits=16).fit(TEXTS)
+@pytest.mark.parametrize("char_windows", ["text", "chunks"])
+def test_linear_scores_equal_the_matrix_product(char_windows: str) -> None:
+    features = HashedTextFeatures(bits=16, char_windows=char_windows).fit(TEXTS)
     coef = np.random.default_rng(0).normal(size=(2, features.n_output_features_))
-    texts = [*TEXTS, "", "ｉｄｉｏｔ 😂😂😂 !!!"]
+    # Repeated chunks, a chunk of punctuation only, empty and one-letter texts, emoji.
+    texts = [*TEXTS, "", "ｉｄｉｏｔ 😂😂😂 !!!", "x", "idiot idiot, idiot!", "a b c d e", " ?! "]
     expected = features.transform(texts) @ coef.T
-    assert np.allclose(features.linear_scores(texts, features.prepare_linear(coef)), expected, atol=1e-4)
+    prepared = features.prepare_linear(coef)
+    assert np.allclose(features.linear_scores(texts, prepared), expected, atol=1e-4)
+    with_contributions, _ = features.linear_scores(texts, prepared, contributions=True)
+    assert np.allclose(with_contributions, expected, atol=1e-4)
 
 
-def test_contributions_credit_the_word_that_carries_the_weight() -> None:
-    features = HashedTextFeatures(bits=16).fit(TEXTS)
+def test_chunk_windows_never_cross_a_space() -> None:
+    # With char_windows="chunks" the character n-grams of "ab cd" are those of "ab" and of
+    # "cd": the only column the pair adds is its word bigram.
+    features = HashedTextFeatures(bits=20, char_windows="chunks", min_df=1).fit(["ab cd", "ab", "cd"])
+    X = features.transform(["ab cd", "ab", "cd"]).tocsr()
+    hashed = features.n_hashed_
+
+    def columns(row: int) -> set[int]:
+        return {int(c) for c in X[row].indices if c < hashed}
+
+    added = columns(0) - columns(1) - columns(2)
+    assert added == {column for _, column in features.phrase_columns(["ab", "cd"])}
+    whole = HashedTextFeatures(bits=20, min_df=1).fit(["ab cd", "ab", "cd"]).transform(["ab cd"]).tocsr()
+    assert len({int(c) for c in whole.indices if c < hashed}) > len(columns(0))  # "b c", " cd" ...
+
+
+@pytest.mark.parametrize("char_windows", ["text", "chunks"])
+def test_contributions_credit_the_word_that_carries_the_weight(char_windows: str) -> None:
+    features = HashedTextFeatures(bits=16, char_windows=char_windows).fit(TEXTS)
     coef = np.zeros((1, features.n_output_features_))
     for column in features.token_feature_indices("idiot"):
         coef[0, column] = 1.0
