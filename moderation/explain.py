@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from moderation import config
 from moderation.features import (
@@ -175,9 +176,24 @@ def _candidates(
     )
 
 
+def _word_strings(contributions, index: np.ndarray) -> np.ndarray:
+    """The folded words ``index`` as an object array; each distinct word is sliced out once."""
+    c = contributions
+    out = np.empty(len(index), dtype=object)
+    if len(index) == 0:
+        return out
+    _, first, inverse = np.unique(c.word_hash[index], return_index=True, return_inverse=True)
+    words = np.asarray(
+        [c.folded[c.word_start[i] : c.word_end[i]] for i in index[first].tolist()], dtype=object
+    )
+    out[:] = words[inverse.ravel()]
+    return out
+
+
 def _top_terms(
     contributions, head: int, wanted: np.ndarray, signals: list[tuple[str, np.ndarray]], n_docs: int
-) -> list[list[str]]:
+) -> np.ndarray:
+    """Per doc, its top terms for head ``head`` joined by ", " (an object array; "" for none)."""
     docs, values, kinds, indices = _candidates(contributions, head, wanted, signals)
     positive = values > 0
     docs, values, kinds, indices = docs[positive], values[positive], kinds[positive], indices[positive]
@@ -186,24 +202,27 @@ def _top_terms(
     group_start = np.r_[0, np.flatnonzero(np.diff(docs)) + 1]
     rank = np.arange(len(docs)) - np.repeat(group_start, np.diff(np.r_[group_start, len(docs)]))
     keep = rank < config.REASON_TERMS
-    c = contributions
-    terms: list[list[str]] = [[] for _ in range(n_docs)]
-    for doc, kind, index in zip(
-        docs[keep].tolist(), kinds[keep].tolist(), indices[keep].tolist(), strict=True
-    ):
-        if kind == _KIND_WORD:
-            term = c.folded[c.word_start[index] : c.word_end[index]]
-        elif kind == _KIND_PAIR:
-            term = (
-                c.folded[c.word_start[index] : c.word_end[index]]
-                + " "
-                + c.folded[c.word_start[index + 1] : c.word_end[index + 1]]
-            )
-        else:
-            term = signals[index][0]
-        if term not in terms[doc]:
-            terms[doc].append(term)
-    return terms
+    docs, kinds, indices = docs[keep], kinds[keep], indices[keep]
+    terms = np.empty(len(docs), dtype=object)
+    is_word, is_pair = kinds == _KIND_WORD, kinds == _KIND_PAIR
+    terms[is_word] = _word_strings(contributions, indices[is_word])
+    if is_pair.any():
+        pairs = indices[is_pair]
+        terms[is_pair] = _word_strings(contributions, pairs) + " " + _word_strings(contributions, pairs + 1)
+    is_signal = ~(is_word | is_pair)
+    if is_signal.any():
+        names = np.asarray([name for name, _ in signals], dtype=object)
+        terms[is_signal] = names[indices[is_signal]]
+    joined = np.full(n_docs, "", dtype=object)
+    if len(docs) == 0:
+        return joined
+    # The same term twice in a comment (a word that is also a signal's name) is listed once.
+    unique = ~pd.DataFrame({"doc": docs, "term": terms}).duplicated().to_numpy()
+    docs, terms = docs[unique], terms[unique].tolist()
+    bounds = np.r_[0, np.flatnonzero(np.diff(docs)) + 1, len(docs)]
+    starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()
+    joined[docs[bounds[:-1]]] = [", ".join(terms[a:b]) for a, b in zip(starts, ends, strict=True)]
+    return joined
 
 
 def reasons_for(
@@ -241,7 +260,6 @@ def reasons_from_contributions(
     reasons = np.full(n, "", dtype=object)
     if n == 0:
         return reasons
-    parts: list[list[str]] = [[] for _ in range(n)]
     for head, (label, scores) in enumerate((("insult", insult), ("troll", troll))):
         wanted = np.asarray(scores) >= min(config.REASON_MIN_SCORE, model.thresholds[label])
         if not wanted.any():
@@ -258,12 +276,13 @@ def reasons_from_contributions(
                 if readable:
                     signals[readable] = signals.get(readable, 0.0) + context[:, j] * coef[j]
         terms = _top_terms(contributions, head, wanted, list(signals.items()), n)
-        for i in np.flatnonzero(wanted):
-            if terms[i]:
-                parts[i].append(f"{label}: " + ", ".join(terms[i]))
-    for i in range(n):
-        if parts[i]:
-            reasons[i] = " | ".join(parts[i])
+        has = (terms != "") & wanted
+        part = np.full(n, "", dtype=object)
+        part[has] = f"{label}: " + terms[has]
+        both = has & (reasons != "")
+        reasons[both] = reasons[both] + " | " + part[both]
+        alone = has & ~both
+        reasons[alone] = part[alone]
     return reasons
 
 
