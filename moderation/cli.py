@@ -610,10 +610,15 @@ PortOpt = Annotated[int, typer.Option("--port", help="port the dashboard listens
 #: ``streamlit`` (the ``streamlit run`` entry point), after importing what every page needs
 #: (argv[1] is the checkout, which holds ``dashboard/``): otherwise the first page load after a
 #: start pays for these imports: 0.5 to 1 s of the first queue paint (bench_dashboard_paint.py).
+#: Then ``gc.freeze()``: Streamlit runs a full collection after every script run
+#: (``runner.postScriptGC``), which walked these modules' hundred thousand objects each time,
+#: 0.1 to 0.25 s on 2 cores, and the sign-in's run waited for it; frozen, they are not walked
+#: again, and what the runs allocate is still collected.
 _STREAMLIT_WITH_PRELOAD = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); import argon2, pandas, sqlalchemy; "
     "import dashboard.render, dashboard.session, dashboard.widgets, moderation.review; "
-    "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()"
+    "from streamlit.web.cli import main; import gc; gc.collect(); gc.freeze(); "
+    "sys.argv[0] = 'streamlit'; main()"
 )
 
 

@@ -16,6 +16,9 @@ Tables:
     labels            every relabel, in order (append-only)
     decisions         every decision, in order (append-only)
     models            the model versions that scored comments, with their cards
+    model_comment_counts  how many comments each model version's scores are current for (kept by
+                      ingest and rescore in the transaction that moves them; read for the
+                      store's default thresholds instead of counting every comment)
     users             moderators and admins, with argon2 password hashes
     audit_log         every change: who, when, field, before, after, active model (append-only;
                       triggers refuse UPDATE and DELETE)
@@ -59,6 +62,7 @@ __all__ = [
     "label_issues",
     "labels",
     "metadata",
+    "model_comment_counts",
     "models",
     "open_store",
     "refresh_thread_risk",
@@ -204,6 +208,14 @@ models = sa.Table(
     sa.Column("card", sa.Text, nullable=False),
 )
 
+model_comment_counts = sa.Table(
+    "model_comment_counts",
+    metadata,
+    sa.Column("model_version", sa.String(200), primary_key=True),
+    # Comments whose current scores (``comments.model_version``) are this version's.
+    sa.Column("n_comments", sa.Integer, nullable=False, server_default="0"),
+)
+
 users = sa.Table(
     "users",
     metadata,
@@ -255,7 +267,7 @@ label_issues = sa.Table(
 )
 
 #: Tables created by a migration after 0001, which therefore leaves them out.
-_LATER_TABLES = ("label_issues",)
+_LATER_TABLES = ("label_issues", "model_comment_counts")
 
 #: The moderation state fields of ``comments`` that the audit log rebuilds.
 STATE_FIELDS = ("insult_label", "troll_label", "decision", "note")
@@ -307,11 +319,23 @@ def _m0003_label_issues(conn: Connection) -> None:
     label_issues.create(conn, checkfirst=True)
 
 
+def _m0004_model_comment_counts(conn: Connection) -> None:
+    # One scan of the comments now, so that no page has to count them all again.
+    model_comment_counts.create(conn, checkfirst=True)
+    conn.execute(
+        sa.insert(model_comment_counts).from_select(
+            ["model_version", "n_comments"],
+            sa.select(comments.c.model_version, sa.func.count()).group_by(comments.c.model_version),
+        )
+    )
+
+
 #: Numbered migrations, applied in order; never edit one that has shipped, add a new one.
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0001_tables", _m0001_tables),
     ("0002_audit_append_only", _m0002_audit_append_only),
     ("0003_label_issues", _m0003_label_issues),
+    ("0004_model_comment_counts", _m0004_model_comment_counts),
 )
 
 
@@ -499,6 +523,36 @@ def register_model(conn: Connection, model: Any) -> None:
                 version=model.version, registered_at=utc_now(), card=json.dumps(card, default=str)
             )
         )
+
+
+def _count_current_scores(conn: Connection, deltas: dict[str, int]) -> None:
+    """Add ``deltas`` (model version -> comments gained, negative for lost) to
+    ``model_comment_counts``, in the caller's transaction: the counts move with the scores."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # In one order, so two writers moving the same versions wait for each other, never deadlock.
+    for version, delta in sorted(deltas.items()):
+        if not delta:
+            continue
+        statement = insert(model_comment_counts).values(model_version=version, n_comments=int(delta))
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[model_comment_counts.c.model_version],
+                set_={"n_comments": model_comment_counts.c.n_comments + statement.excluded.n_comments},
+            )
+        )
+
+
+def _version_deltas(before: Iterable[str], after: Iterable[str]) -> dict[str, int]:
+    """Comments gained by each model version when scores of ``before`` become ``after``."""
+    deltas: dict[str, int] = {}
+    for version in after:
+        deltas[version] = deltas.get(version, 0) + 1
+    for version in before:
+        deltas[version] = deltas.get(version, 0) - 1
+    return deltas
 
 
 # --- roll-ups ----------------------------------------------------------------------------------
@@ -714,15 +768,16 @@ def _store_frame(
 
     changed_rows = scored[is_changed]
     old_texts: dict[str, str] = {}
+    old_versions: list[str] = []
     if len(changed_rows):
         changed_ids = changed_rows["comment_id"].astype(str).tolist()
-        old_texts = dict(
-            conn.execute(
-                sa.select(comments.c.comment_id, comments.c.text).where(
-                    comments.c.comment_id.in_(changed_ids)
-                )
-            ).all()
-        )
+        for comment_id, text, model_version in conn.execute(
+            sa.select(comments.c.comment_id, comments.c.text, comments.c.model_version).where(
+                comments.c.comment_id.in_(changed_ids)
+            )
+        ):
+            old_texts[comment_id] = text
+            old_versions.append(model_version)
     for record in changed_rows.to_dict("records"):
         comment_id = str(record["comment_id"])
         version = existing[comment_id][1]
@@ -765,6 +820,8 @@ def _store_frame(
     if len(changed_rows):
         _bulk_insert(conn, scores, _score_columns(changed_rows, now))
         summary.updated += len(changed_rows)
+    gained = pd.concat([new_rows["model_version"], changed_rows["model_version"]]).astype(str)
+    _count_current_scores(conn, _version_deltas(old_versions, gained))
     return touched
 
 
@@ -974,6 +1031,7 @@ def rescore(
         comments.c.text,
         comments.c.text_sha256,
         threads.c.title.label("thread_title"),
+        comments.c.model_version.label("scored_by"),
     ]
     # Every thread holding comments with its size: whole threads are scored together (context),
     # about RESCORE_CHUNK_ROWS comments at a time.
@@ -1001,7 +1059,10 @@ def rescore(
         batch, batch_rows = [], 0
         if frame.empty:
             continue
+        previous = frame.pop("scored_by").astype(str)
+        scored_by = dict(zip(frame["comment_id"].astype(str), previous, strict=True))
         scored = model.score_frame(frame)
+        before = [scored_by[str(c)] for c in scored["comment_id"]]
         with store.transaction() as conn:
             conn.execute(
                 sa.delete(scores).where(
@@ -1036,6 +1097,7 @@ def rescore(
                 ],
             )
             refresh_thread_risk(conn, set(scored["thread_id"].astype(str)))
+            _count_current_scores(conn, _version_deltas(before, scored["model_version"].astype(str)))
         done += len(scored)
         if on_progress is not None:
             on_progress(len(scored))

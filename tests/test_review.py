@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from moderation import config
 from moderation.errors import ConflictError, PermissionDeniedError, StoreError
+from moderation.registry import load_model
 from moderation.review import (
     Change,
     User,
@@ -53,12 +54,18 @@ from moderation.store import (
     labels,
     open_store,
     replay_state,
+    rescore,
     users,
 )
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"
 ALICE = User("alice", "moderator")
 BOB = User("bob", "moderator")
+
+
+def _dump(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
 
 
 def _version(store, comment_id: str) -> int:
@@ -303,6 +310,26 @@ def test_one_thread_of_near_threshold_comments_cannot_fill_the_queue(store) -> N
     assert page["distance"].iloc[2] > 0
     uncapped = near_threshold(store, label="insult", limit=5, per_thread=100)
     assert (uncapped["thread_id"] == busiest).all()  # without the cap it would have filled the page
+
+
+def test_the_default_thresholds_are_those_of_the_model_behind_most_current_scores(
+    db_url: str, model, tmp_path: Path
+) -> None:
+    strict = load_model()
+    strict.version = "strict-for-test"
+    strict.card = {**strict.card, "version": strict.version, "thresholds": {"insult": 0.91, "troll": 0.92}}
+    store = open_store(db_url)
+    assert model_thresholds(store) == config.DEFAULT_THRESHOLDS  # nothing scored yet
+    few = [{"id": f"f{i}", "thread_id": "t1", "text": f"first dump {i}"} for i in range(2)]
+    many = [{"id": f"m{i}", "thread_id": "t2", "text": f"second dump {i}"} for i in range(5)]
+    ingest_files(store, [_dump(tmp_path / "few.jsonl", few)], model=model, rejects_path=tmp_path / "r")
+    assert model_thresholds(store) == {**config.DEFAULT_THRESHOLDS, **model.card["thresholds"]}
+    ingest_files(store, [_dump(tmp_path / "many.jsonl", many)], model=strict, rejects_path=tmp_path / "r")
+    assert model_thresholds(store) == {"insult": 0.91, "troll": 0.92}  # 5 comments against 2
+    assert model_thresholds(store, model.version) == {**config.DEFAULT_THRESHOLDS, **model.card["thresholds"]}
+    rescore(store, model=model)
+    assert model_thresholds(store) == {**config.DEFAULT_THRESHOLDS, **model.card["thresholds"]}
+    store.close()
 
 
 def test_closest_to_threshold_takes_one_per_group_closest_first() -> None:

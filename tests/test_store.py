@@ -23,6 +23,7 @@ from moderation.store import (
     comments,
     current_migration,
     ingest_files,
+    model_comment_counts,
     open_store,
     replay_state,
     rescore,
@@ -78,6 +79,63 @@ def test_migrations_run_in_order_once_and_upgrade_an_old_database(db_url: str) -
     with pytest.raises(StoreError, match="9999_from_the_future") as error:
         open_store(db_url)
     assert "upgrade" in str(error.value)
+
+
+def _counts_kept(store) -> dict[str, int]:
+    kept = store.read(sa.select(model_comment_counts))
+    return {str(v): int(n) for v, n in zip(kept["model_version"], kept["n_comments"], strict=True) if n}
+
+
+def _counts_of_comments(store) -> dict[str, int]:
+    counted = store.read(
+        sa.select(comments.c.model_version, sa.func.count().label("n")).group_by(comments.c.model_version)
+    )
+    return {str(v): int(n) for v, n in zip(counted["model_version"], counted["n"], strict=True)}
+
+
+def test_migration_0004_counts_the_comments_of_each_model_version_already_stored(
+    db_url: str, model, tmp_path: Path
+) -> None:
+    from moderation.store import _create_engine, _migrate
+
+    engine = _create_engine(db_url)
+    _migrate(engine, target="0003_label_issues")
+    engine.dispose()
+    store = open_store(db_url)  # at the latest migration: ingest keeps the counts from here on
+    ingest_files(store, [DEMO], model=model, rejects_path=tmp_path / "r.jsonl")
+    with store.transaction() as conn:  # back to a store of 0003, holding comments but no counts
+        conn.execute(sa.delete(schema_migrations).where(schema_migrations.c.name == MIGRATIONS[3][0]))
+        model_comment_counts.drop(conn)
+    store.close()
+    store = open_store(db_url)
+    rows = sum(1 for line in DEMO.read_text().splitlines() if line.strip())
+    assert _counts_kept(store) == _counts_of_comments(store) == {model.version: rows}
+    store.close()
+
+
+def test_the_counts_of_each_model_version_follow_ingest_edits_and_rescoring(
+    db_url: str, tmp_path: Path
+) -> None:
+    old = load_model()
+    new = load_model()
+    new.version = "candidate-for-counts"
+    store = open_store(db_url)
+    assert _counts_kept(store) == {}
+    first = [{"id": f"c{i}", "thread_id": f"t{i % 3}", "text": f"comment number {i}"} for i in range(7)]
+    path = _write_jsonl(tmp_path / "dump.jsonl", first)
+    ingest_files(store, [path], model=old, rejects_path=tmp_path / "r.jsonl")
+    assert _counts_kept(store) == _counts_of_comments(store) == {old.version: 7}
+    # Two texts edited and three new comments, scored by the new model: five move to it.
+    edited = [{**row, "text": "edited, you idiot"} if row["id"] in ("c1", "c4") else row for row in first]
+    more = [{"id": f"d{i}", "thread_id": "t9", "text": f"another comment {i}"} for i in range(3)]
+    summary = ingest_files(
+        store, [_write_jsonl(path, edited + more)], model=new, rejects_path=tmp_path / "r.jsonl"
+    )
+    assert (summary.added, summary.updated, summary.unchanged) == (3, 2, 5)
+    assert _counts_kept(store) == _counts_of_comments(store) == {old.version: 5, new.version: 5}
+    assert rescore(store, model=old) == 10
+    assert _counts_kept(store) == _counts_of_comments(store) == {old.version: 10}
+    store.close()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
