@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,13 +201,27 @@ def authenticate(store: Store, name: str, password: str) -> User:
     refused = PermissionDeniedError(
         "wrong user name or password", hint="try again, or ask an admin to reset it"
     )
-    if row.empty:
-        raise refused
+    # An unknown name is checked against a stand-in hash, so that it takes as long as a wrong
+    # password and the time of a refusal does not tell which user names exist.
+    known = not row.empty
+    hashed = str(row.at[0, "password_hash"]) if known else _stand_in_hash()
     try:
-        PasswordHasher().verify(str(row.at[0, "password_hash"]), password)
+        PasswordHasher().verify(hashed, password)
     except (VerificationError, InvalidHashError):
         raise refused from None
+    if not known:
+        raise refused
     return User(name=name, role=str(row.at[0, "role"]))
+
+
+def _stand_in_hash() -> str:
+    cached = getattr(_stand_in_hash, "cache", None)
+    if cached is None:
+        from argon2 import PasswordHasher
+
+        cached = PasswordHasher().hash(secrets.token_urlsafe(32))
+        _stand_in_hash.cache = cached  # type: ignore[attr-defined]
+    return cached
 
 
 # --- reading: queues, threads, authors ---------------------------------------------------------------

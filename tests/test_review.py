@@ -244,6 +244,23 @@ def test_users_have_argon2_hashes_and_authenticate(store) -> None:
         add_user(store, name="'; DROP TABLE users; --", password="long enough pw", role="moderator")
 
 
+def test_an_unknown_user_name_costs_a_password_check_too(store, monkeypatch) -> None:
+    # Refusing an unknown name at once would let the response time tell which names exist.
+    from argon2 import PasswordHasher
+
+    checked = []
+    verify = PasswordHasher.verify
+    monkeypatch.setattr(PasswordHasher, "verify", lambda self, h, p: checked.append(h) or verify(self, h, p))
+    add_user(store, name="carol", password="correct horse battery", role="admin")
+    for name in ("carol", "nobody"):
+        with pytest.raises(PermissionDeniedError, match="wrong user name or password"):
+            authenticate(store, name, "wrong password")
+    assert len(checked) == 2 and all(h.startswith("$argon2") for h in checked)
+    # The stand-in hash matches no password, the real one's included.
+    with pytest.raises(PermissionDeniedError):
+        authenticate(store, "nobody", "correct horse battery")
+
+
 def test_export_neutralises_formulas_in_csv(store, tmp_path: Path) -> None:
     cid = unreviewed_comments(store).iloc[0]["comment_id"]
     formula = '=HYPERLINK("http://evil.example","click")'
