@@ -29,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from moderation.lexicon import (
+    INSULT_PLURALS,
     INSULT_WORDS,
     LEET_MAP,
     PROFANITY,
@@ -707,7 +708,13 @@ HASHED_LEXICAL_FEATURES = (
 )
 
 
-def lexical_matrix(texts: list[str], tokens: Tokens) -> np.ndarray:
+#: The version of the lexical signals new models are trained with. 1: as until 2026.11-v3;
+#: 2: demeaning words count in the plural too, and one before "like you" / "like yourself" is
+#: aimed ("sociopaths like yourself"). A model keeps the version it was trained with.
+LEXICON_VERSION = 2
+
+
+def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_VERSION) -> np.ndarray:
     """The lexical signals of every text, vectorised over the batch (see ``HASHED_LEXICAL_FEATURES``)."""
     n = tokens.n_docs
     out = np.zeros((n, len(HASHED_LEXICAL_FEATURES)), dtype=np.float64)
@@ -715,13 +722,20 @@ def lexical_matrix(texts: list[str], tokens: Tokens) -> np.ndarray:
         return out
     you = _member(tokens.word_hash, _LexiconHashes.of("you", _YOU_WORDS))
     insult = _member(tokens.word_hash, _LexiconHashes.of("insult", INSULT_WORDS))
+    if version >= 2:
+        insult |= _member(tokens.word_hash, _LexiconHashes.of("insult plurals", INSULT_PLURALS))
     profane = _member(tokens.word_hash, _LexiconHashes.of("profanity", PROFANITY))
     url = _member(tokens.word_hash, _LexiconHashes.of("url", _URL_WORDS))
-    # Name-calling aimed at someone: a demeaning word within three words after "you"/"your".
+    # Name-calling aimed at someone: a demeaning word within three words after "you"/"your",
+    # or just before "like you" / "like yourself" ("sociopaths like yourself").
     aimed = np.zeros(len(you), dtype=bool)
+    same_doc = [None, *(tokens.word_doc[:-k] == tokens.word_doc[k:] for k in (1, 2, 3))]
     for back in (1, 2, 3):
         if len(you) > back:
-            aimed[back:] |= you[:-back] & (tokens.word_doc[:-back] == tokens.word_doc[back:])
+            aimed[back:] |= you[:-back] & same_doc[back]
+    if version >= 2 and len(you) > 2:
+        like = tokens.word_hash == _LexiconHashes.of("like", ("like",))[0]
+        aimed[:-2] |= like[1:-1] & you[2:] & same_doc[2]
     aimed &= insult | profane
     counts = np.zeros((n, 5))
     for column, mask in enumerate((you, aimed, insult, profane, url)):
@@ -835,6 +849,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         min_df: int = 2,
         lexical_scale: float = 1.0,
         char_windows: str = "text",
+        lexicon_version: int = LEXICON_VERSION,
     ) -> None:
         self.bits = bits
         self.word_ngram_range = word_ngram_range
@@ -842,10 +857,13 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.lexical_scale = lexical_scale
         self.char_windows = char_windows
+        self.lexicon_version = lexicon_version
 
     def __setstate__(self, state: dict) -> None:
-        # Artifacts saved before the parameter existed read every window of the text.
+        # Artifacts saved before these parameters existed read every character window of the
+        # text and the first lexical signals: they score as they did when they were trained.
         state.setdefault("char_windows", "text")
+        state.setdefault("lexicon_version", 1)
         super().__setstate__(state)
 
     def _char_windows(self) -> str:
@@ -862,6 +880,8 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"word n-grams go up to {len(_SALT_WORD)}")
         if self._char_windows() not in ("text", "chunks"):
             raise ValueError(f"char_windows must be 'text' or 'chunks', not {self.char_windows!r}")
+        if self.lexicon_version not in (1, 2):
+            raise ValueError(f"lexicon_version must be 1 or 2, not {self.lexicon_version!r}")
 
     def _occurrences(self, texts: list[str]) -> tuple[Tokens, np.ndarray, np.ndarray, np.ndarray]:
         codes, starts = fold_codepoints(texts)
@@ -908,7 +928,9 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             (values[keep], (docs[keep], columns[keep])), shape=(len(texts), self.n_hashed_), dtype=np.float64
         )
         hashed.sum_duplicates()
-        lexical = sparse.csr_matrix(lexical_matrix(texts, tokens) * self.lexical_scale)
+        lexical = sparse.csr_matrix(
+            lexical_matrix(texts, tokens, version=self.lexicon_version) * self.lexical_scale
+        )
         return sparse.hstack([hashed, lexical], format="csr", dtype=np.float32)
 
     def prepare_linear(self, coef: np.ndarray) -> LinearTable:
@@ -1003,7 +1025,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
                 word_raw[1] += chunk_sums[1:, chunk_of_word] / words_in_chunk[chunk_of_word]
         norm = np.sqrt(sums[:, 0, :])
         inverse_norm = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
-        lexical = lexical_matrix(texts, tokens)
+        lexical = lexical_matrix(texts, tokens, version=self.lexicon_version)
         out = lexical @ prepared.lexical.T
         for block in (0, 1):
             out += (sums[block, 1:, :] * inverse_norm[block]).T

@@ -13,6 +13,7 @@ __all__ = [
     "IDENTITY_INSULT_TEMPLATES",
     "IDENTITY_NEUTRAL_TEMPLATES",
     "IDENTITY_TERMS",
+    "INSULT_PLURALS",
     "INSULT_WORDS",
     "LEET_MAP",
     "PROFANITY",
@@ -191,6 +192,17 @@ INSULT_WORDS = frozenset(
         "whore",
         "worthless",
     ]
+)
+
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
+
+
+#: The plurals of ``INSULT_WORDS`` that it lacks ("sociopaths", "psychos"): the lexical
+#: signals of models from 2026.12-v4 on count them too ("sociopaths like yourself").
+INSULT_PLURALS = (
+    frozenset(_plural(word) for word in INSULT_WORDS if word.endswith("ss") or not word.endswith("s"))
+    - INSULT_WORDS
 )
 
 #: Second-person targeting: the comment is aimed at the person it answers.

@@ -227,3 +227,13 @@ def test_context_is_neutral_without_thread_information() -> None:
     assert not context_matrix(frame).any()
     lone = pd.DataFrame({"text": ["hi"], "thread_id": ["t"], "comment_id": ["1"]})
     assert not context_matrix(lone).any()
+
+
+def test_name_calling_before_like_you_is_aimed_and_plurals_are_demeaning() -> None:
+    features = HashedTextFeatures(bits=12).fit(TEXTS)
+    texts = ["Don't forget sociopaths like yourself", "idiots like you", "people like you", "sociopaths exist"]
+    X = features.transform(texts).toarray()[:, -len(HASHED_LEXICAL_FEATURES) :]
+    named = dict(zip(HASHED_LEXICAL_FEATURES, X.T, strict=True))
+    assert named["targeted_insult"][0] > 0 and named["targeted_insult"][1] > 0
+    assert named["targeted_insult"][2] == 0 and named["targeted_insult"][3] == 0
+    assert named["insult_words"][3] > 0  # "sociopaths", the plural of a lexicon word
