@@ -24,9 +24,10 @@ someone is must never be flagged as trolling), and the insulting sentences stand
 positives: hostile sentences aimed at a group are the nearest thing to trolling a single
 sentence without its thread can be.
 
-The templates are not the training templates of ``moderation.lexicon`` (identity balancing),
-and several terms here are not in its ``IDENTITY_TERMS`` either, so the audit also measures
-terms the training data was never balanced on (``in_training_list`` says which are).
+The templates are not the training templates of ``moderation.lexicon`` (identity balancing):
+no sentence frame is shared, so the audit measures whether the balancing generalises to new
+sentences rather than whether the model remembers its own. Every term here is balanced in
+training (``in_training_list`` says so per term, for audits of models trained before).
 """
 
 from __future__ import annotations

@@ -194,6 +194,7 @@ INSULT_WORDS = frozenset(
     ]
 )
 
+
 def _plural(word: str) -> str:
     return word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
 
@@ -249,31 +250,37 @@ LEET_MAP = {
 }
 
 #: Identity terms for balancing training data (issue 9): religions, nationalities,
-#: orientations, ethnicities, genders, disabilities and ages. The audit (``moderation.audit``)
-#: keeps its own list; some of its terms are deliberately missing here, so that the audit also
-#: measures terms the training data was never balanced on.
+#: orientations, ethnicities, genders, disabilities and ages. Every term the audit
+#: (``moderation.audit``) names is here, with more besides: balanced on only half of the
+#: audit's terms, the other half kept a false-positive rate three times the trained half's
+#: (0.014 against 0.004, 7 terms over twice the overall rate), so the balancing does not carry
+#: over to terms it never saw and a term a site cares about belongs in this list. The audit
+#: still measures more than memory: its sentence frames are not the training frames.
 IDENTITY_TERMS = (
     # religion
     "muslim", "christian", "jewish", "hindu", "buddhist", "sikh", "catholic", "atheist",
-    "mormon", "protestant", "evangelical", "orthodox", "baptist", "quaker",
+    "mormon", "protestant", "evangelical", "orthodox", "baptist", "quaker", "jain", "pagan",
+    "agnostic",
     # orientation and gender
     "gay", "lesbian", "bisexual", "transgender", "trans", "queer", "straight", "heterosexual",
-    "homosexual", "lgbt", "female", "male", "feminist", "woman", "man",
+    "homosexual", "lgbt", "female", "male", "feminist", "woman", "man", "asexual", "pansexual",
+    "nonbinary", "cisgender", "intersex",
     # ethnicity
     "black", "white", "asian", "latino", "latina", "hispanic", "arab", "african",
     "african american", "native american", "indigenous", "middle eastern", "south asian",
-    "biracial",
+    "biracial", "roma", "aboriginal", "mixed-race",
     # nationality and origin
     "chinese", "mexican", "indian", "pakistani", "russian", "turkish", "syrian", "iranian",
     "israeli", "palestinian", "american", "canadian", "british", "german", "french",
     "nigerian", "japanese", "vietnamese", "filipino", "italian", "greek", "jamaican",
     "afghan", "iraqi", "ethiopian", "cuban", "haitian", "scottish", "australian",
+    "polish", "irish", "korean", "somali", "ukrainian", "brazilian",
     "immigrant", "refugee",
     # disability
     "deaf", "blind", "disabled", "autistic", "wheelchair user", "hard of hearing",
-    "visually impaired",
+    "visually impaired", "dyslexic", "paraplegic", "mentally ill", "neurodivergent",
     # age
-    "old", "young", "teenage", "middle-aged",
+    "old", "young", "teenage", "middle-aged", "elderly", "older",
 )  # fmt: skip
 
 #: Sentences we wrote for balancing identity terms in training (issue 9). Each is filled with
@@ -344,6 +351,12 @@ IDENTITY_NEUTRAL_TEMPLATES = (
     "{term} folks are not idiots, whatever the trolls claim.",
     "Mocking someone as a {term} moron is just bigotry.",
     "It's wrong to say {term} men are violent, and the data backs that up.",
+    "Claiming that {term} neighbours are stupid is just prejudice.",
+    "My {term} brother is not stupid, whatever his teachers said.",
+    "Being bullied over being {term} left my cousin in tears.",
+    "Bullied {term} pupils deserve support from every teacher.",
+    "Hate speech targeting {term} people is rising, police warn.",
+    "Hateful posts about {term} neighbours get deleted here.",
 )
 IDENTITY_INSULT_TEMPLATES = (
     "You are such a {term} idiot, everyone can see it.",
