@@ -251,3 +251,19 @@ def test_training_killed_halfway_leaves_the_registry_as_it_was(shared_data: Path
     assert code == -9
     assert _registry_state(models_dir) == before
     assert registry.active_version(models_dir=models_dir) == "v2"
+
+
+@pytest.mark.shared
+def test_every_shipped_model_still_scores_as_its_card_says(shared_data: Path) -> None:
+    # Feature code moves on (new lexical signals, new n-gram windows); a shipped artifact keeps
+    # the behaviour it was trained with, so its card's figures stay true.
+    from moderation.evaluate import evaluate_files
+
+    test_split = shared_data / "insults" / "test_with_solutions.csv"
+    versions = [entry["version"] for entry in registry.list_models()]
+    assert len(versions) >= 2
+    for version in versions:
+        card = registry.read_card(version)
+        recorded = card["metrics"]["kaggle_insults_test"]["auc"]
+        measured = evaluate_files(version, [test_split], label_column="Insult")["auc"]
+        assert measured == pytest.approx(recorded, abs=1e-4), version

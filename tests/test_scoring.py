@@ -141,3 +141,38 @@ def test_dask_engine_on_a_local_cluster_matches_the_local_engine(tmp_path: Path)
         assert got[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
     for column in ("insult_score", "troll_score"):
         assert (got[column] - expected[column]).abs().max() == 0.0, column
+
+
+@pytest.mark.shared
+def test_example_page_insults_outrank_the_friendly_comments_and_its_troll_leads_the_authors(
+    example_page: Path, tmp_path: Path
+) -> None:
+    # Issue 4 on the scraped article page: the plain insults score above every friendly or
+    # neutral comment named there, and the author of the most inflammatory posts (the "public
+    # service announcement" calling the forum psychopaths and trolls, "the Muslim infestation
+    # of London") has the highest author troll risk.
+    out, authors = tmp_path / "page.csv", tmp_path / "authors.csv"
+    result = run_cli("score", str(example_page), "-o", str(out), "--authors", str(authors))
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(out, keep_default_na=False)
+
+    def insult(start: str) -> float:
+        [score] = scored.loc[scored["text"].str.startswith(start), "insult_score"].tolist()
+        return score
+
+    insults = [
+        "Miss Cornhole, you are a MI6 troll",
+        "Don’t forget sociopaths like yourself",
+        "I say you’re more than vacant",
+    ]
+    friendly = [
+        "That brings back memories Di, lol.",
+        "Hell yeah, classic Russian-Turkish",
+        "Let me guess, both of them",
+    ]
+    assert min(insult(t) for t in insults) > max(insult(t) for t in friendly)
+    risk = pd.read_csv(authors, keep_default_na=False)
+    assert risk.loc[risk["troll_risk"].idxmax(), "author"] == "Diana Cornwell"
+    assert "Diana Cornwell" in set(
+        scored.loc[scored["text"].str.contains("public service announcement"), "author"]
+    )
