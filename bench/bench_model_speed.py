@@ -1,18 +1,22 @@
-"""Scoring speed of the default model next to alt-profanity-check, on one core, in one run.
+"""Scoring speed of the default model (and others) next to alt-profanity-check, on one core, in one run.
 
-Measures on the same sampled comments (from ../shared/data):
+Measures on the same sampled comments (from ../shared/data), each REPEATS times, interleaved,
+and prints the medians:
 - alt-profanity-check ``predict_prob`` (a word TF-IDF with a linear SVM): rows/s;
-- ``ModerationModel.score_frame`` in process (both labels, flags and reasons): rows/s;
-- ``moderation score`` end to end (read JSONL, score, write CSV) with ``--jobs 1``: rows/s;
-- the model's load time and its size on disk.
+- for each model: ``ModerationModel.score_frame`` in process (both labels, flags and reasons),
+  and ``moderation score`` end to end (start-up, read JSONL, score, write CSV) with ``--jobs 1``;
+- each model's load time and its size on disk.
 Everything is pinned to one CPU core (``os.sched_setaffinity``), so the figures compare
-single-core throughput. Usage: python bench/bench_model_speed.py [--rows 100000] [--model VERSION]
+single-core throughput. Usage:
+    python bench/bench_model_speed.py [--rows 100000] [--models VERSION,VERSION] [--repeats 3]
+(``--models`` defaults to the active model; a folder works too.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -35,7 +39,10 @@ def _pin_to_one_core() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--model", default=None, help="model version or folder (default: the active one)")
+    parser.add_argument(
+        "--models", default="", help="model versions or folders, comma-separated (default: active)"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/moderation-bench"))
     args = parser.parse_args()
     _pin_to_one_core()
@@ -43,53 +50,58 @@ def main() -> None:
     source = write_sampled_jsonl(args.workdir / f"sampled_{args.rows}.jsonl", args.rows)
     frame = pd.read_json(source, lines=True, dtype=False)
     texts = frame["text"].astype(str).tolist()
+    canonical = pd.DataFrame({"comment_id": frame["id"].astype(str), "text": texts})
 
     from profanity_check import predict_prob
 
-    predict_prob(texts[:100])  # load its model before timing
-    started = time.perf_counter()
-    predict_prob(texts)
-    apc_seconds = time.perf_counter() - started
-
     from moderation.registry import load_model, model_dir
 
-    started = time.perf_counter()
-    model = load_model(args.model)
-    load_seconds = time.perf_counter() - started
-    folder = model_dir(args.model)
-    size_mb = sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
+    refs = [ref for ref in args.models.split(",") if ref] or [None]
+    models, loads, sizes = {}, {}, {}
+    for ref in refs:
+        started = time.perf_counter()
+        model = load_model(ref)
+        loads[model.version] = time.perf_counter() - started
+        folder = model_dir(ref)
+        sizes[model.version] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
+        model.score_frame(canonical.head(100))  # warm caches (prepared tables) before timing
+        models[model.version] = (ref, model)
+    predict_prob(texts[:100])  # load its model before timing
+    seconds: dict[str, list[float]] = {"apc": []}
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        predict_prob(texts)
+        seconds["apc"].append(time.perf_counter() - started)
+        for version, (ref, model) in models.items():
+            started = time.perf_counter()
+            for start in range(0, len(canonical), config.CHUNK_ROWS):
+                model.score_frame(canonical.iloc[start : start + config.CHUNK_ROWS])
+            seconds.setdefault(f"frame {version}", []).append(time.perf_counter() - started)
+            output = args.workdir / "scored.csv"
+            command = [sys.executable, "-m", "moderation.cli", "score", str(source), "-o", str(output)]
+            command += ["--jobs", "1"] + (["--model", str(ref)] if ref else [])
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            seconds.setdefault(f"cli {version}", []).append(time.perf_counter() - started)
+            output.unlink(missing_ok=True)
 
-    canonical = pd.DataFrame({"comment_id": frame["id"].astype(str), "text": texts})
-    model.score_frame(canonical.head(100))  # warm caches (prepared tables) before timing
-    started = time.perf_counter()
-    for start in range(0, len(canonical), config.CHUNK_ROWS):
-        model.score_frame(canonical.iloc[start : start + config.CHUNK_ROWS])
-    frame_seconds = time.perf_counter() - started
-
-    output = args.workdir / "scored.csv"
-    command = [sys.executable, "-m", "moderation.cli", "score", str(source), "-o", str(output), "--jobs", "1"]
-    if args.model:
-        command += ["--model", args.model]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    cli_seconds = time.perf_counter() - started
-    output.unlink(missing_ok=True)
-
-    apc_rate = args.rows / apc_seconds
-    rows = [
-        {"what": "alt-profanity-check predict_prob", "rows": args.rows, "seconds": apc_seconds,
-         "rows_per_s": int(apc_rate), "vs_apc": 1.0},
-        {"what": f"score_frame {model.version} (both labels, reasons)", "rows": args.rows,
-         "seconds": frame_seconds,
-         "rows_per_s": int(args.rows / frame_seconds), "vs_apc": round(apc_seconds / frame_seconds, 3)},
-        {"what": "moderation score --jobs 1 (end to end)", "rows": args.rows, "seconds": cli_seconds,
-         "rows_per_s": int(args.rows / cli_seconds), "vs_apc": round(apc_seconds / cli_seconds, 3)},
-    ]  # fmt: skip
+    apc = statistics.median(seconds["apc"])
+    rows = [{"what": "alt-profanity-check predict_prob", "rows": args.rows, "seconds": round(apc, 2),
+             "rows_per_s": int(args.rows / apc), "vs_apc": 1.0}]  # fmt: skip
+    for version in models:
+        for key, what in (
+            ("frame", "score_frame (both labels, reasons)"),
+            ("cli", "moderation score --jobs 1 (end to end)"),
+        ):
+            median = statistics.median(seconds[f"{key} {version}"])
+            rate, ratio = int(args.rows / median), round(apc / median, 3)
+            rows.append({"what": f"{version}: {what}", "rows": args.rows, "seconds": round(median, 2),
+                         "rows_per_s": rate, "vs_apc": ratio})  # fmt: skip
     print(markdown_table(rows))
-    print(f"\nmodel {model.version}: load {load_seconds:.2f} s, {size_mb:.1f} MB on disk; one core")
-    path = save_results(
-        "model_speed", rows, model=model.version, load_seconds=load_seconds, size_mb=size_mb, cores=1
-    )
+    print(f"\nmedians of {args.repeats}, one core")
+    for version in models:
+        print(f"model {version}: load {loads[version]:.2f} s, {sizes[version]:.1f} MB on disk")
+    path = save_results("model_speed", rows, models=list(models), load_seconds=loads, size_mb=sizes, cores=1)
     print(f"wrote {path}")
 
 
