@@ -360,7 +360,7 @@ CORPORA: dict[str, Corpus] = {
             "train",
             True,
             "every identity term in every template: neutral, news, self-identifying and counter-speech "
-            "sentences -> insult 0, name-calling ones -> insult 1; weight 0.6 each; no frame shared with "
+            "sentences -> insult 0, name-calling ones -> insult 1; weight 0.8 each; no frame shared with "
             "the bias audit's templates; not used to choose thresholds",
             _identity_balance,
         ),
