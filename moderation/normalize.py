@@ -63,6 +63,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _MANY_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
+# In ASCII text, the characters that some step of normalize_text acts on (escapes, HTML, line
+# breaks, controls). Most comments hold none of them, and for those every step is the identity.
+_NEEDS_WORK = re.compile(r"[\\<&\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class _TextExtractor(HTMLParser):
@@ -155,10 +158,15 @@ def normalize_text(text: object, *, is_html: bool | None = None) -> str:
     """
     if text is None or (isinstance(text, float) and text != text):
         return ""
-    text = str(text)
-    if not text:
-        return ""
-    text = unescape_literals(_strip_wrapping_quotes(text))
+    text = _strip_wrapping_quotes(str(text))
+    if not is_html and text.isascii() and not _NEEDS_WORK.search(text):
+        return text.strip()
+    return _normalize_steps(text, is_html=is_html)
+
+
+def _normalize_steps(text: str, *, is_html: bool | None) -> str:
+    # Every step, for text that has had its wrapping quotes taken off.
+    text = unescape_literals(text)
     if is_html or (is_html is None and ("<" in text or "&" in text) and _HTML_HINT.search(text)):
         text = html_to_text(text)
     elif "&" in text:

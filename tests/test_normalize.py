@@ -5,8 +5,16 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from moderation.normalize import html_to_text, normalize_text, unescape_literals
+from moderation.normalize import (
+    _normalize_steps,
+    _strip_wrapping_quotes,
+    html_to_text,
+    normalize_text,
+    unescape_literals,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +64,47 @@ def test_missing_values_become_empty_text() -> None:
     assert normalize_text(None) == ""
     assert normalize_text(float("nan")) == ""
     assert normalize_text("   ") == ""
+
+
+# --- the fast path for plain ASCII text -------------------------------------------------------
+
+# Every character some step acts on, next to ones no step touches, so that texts often hold
+# exactly one of them: escapes, HTML, line breaks, every control, quotes, whitespace at the ends.
+_step_characters = st.sampled_from(
+    [
+        *(chr(code) for code in range(0x20)),
+        *"\x7f\x85\x9f\u00a0\u00ad\u200b\u2028\u2029\u202e\ufeff\u00e9",
+        *("e\u0301", "\\", "\\n", "\\\\t", "\\x41", "\\u00e9", '\\"', "&amp;", "&#39;", "&bogus;"),
+        *("<", ">", "<br>", "<p>x</p>", "<script>x</script>", '"', "'", " ", "\r\n", "a", "Z", "9", ";"),
+    ]
+)
+_tricky_texts = st.lists(_step_characters, max_size=12).map("".join)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(text=st.one_of(_tricky_texts, st.text(max_size=40), st.text(st.characters(max_codepoint=127))))
+@example(text='"quoted"')
+@example(text=' "padded" ')
+@example(text='"\\"')
+@example(text="\x1cx\x1f")
+@example(text="  spaces and\ttabs\n")
+@example(text="")
+def test_the_plain_ascii_fast_path_gives_what_running_every_step_gives(text: str) -> None:
+    for is_html in (None, False):
+        every_step = _normalize_steps(_strip_wrapping_quotes(text), is_html=is_html)
+        assert normalize_text(text, is_html=is_html) == every_step
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  plain words  ", "plain words"),
+        ('"wrapped plain"', "wrapped plain"),
+        ("bell\x07 and del\x7f", "bell and del"),
+        ("a\rb", "a\nb"),
+        ("fish &amp; chips", "fish & chips"),
+        ("a\\nb", "a\nb"),
+    ],
+)
+def test_ascii_text_with_something_to_do_still_gets_it_done(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
