@@ -102,6 +102,8 @@ def map_columns(columns: list[str], options: ReadOptions, path: Path) -> ColumnM
 
 
 def _as_strings(series: pd.Series) -> list[str]:
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.fillna("").tolist()  # text already: only the missing cells to fill
     values = series.tolist()
     out = []
     for value in values:
