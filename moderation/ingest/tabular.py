@@ -312,6 +312,15 @@ def _flatten(record: dict) -> dict:
     }
 
 
+def _has_nested_values(frame: pd.DataFrame) -> bool:
+    # An object or array value can only sit in an object column (text, numbers and booleans
+    # get their own dtypes), so the other columns need no look.
+    return any(
+        values.dtype == object and any(isinstance(v, dict | list) for v in values.tolist())
+        for _, values in frame.items()
+    )
+
+
 def _sniff_jsonl(head: bytes, path: Path) -> int:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"[":
@@ -409,7 +418,11 @@ def _read_json_records(
     records: list[int] = []
 
     def flush() -> pd.DataFrame:
-        frame = pd.DataFrame.from_records([_flatten(r) for r in batch])
+        # Most dumps are flat: build the frame from the records as they are, and only when a
+        # value is an object or an array rebuild it with those turned into their JSON text.
+        frame = pd.DataFrame.from_records(batch)
+        if _has_nested_values(frame):
+            frame = pd.DataFrame.from_records([_flatten(r) for r in batch])
         return canonicalize(frame, mapping, source=path, records=records)  # type: ignore[arg-type]
 
     for line_number, value in iter_json_lines(path, options, rejects):
