@@ -54,6 +54,7 @@ _BYTE_RUN = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
 _SIMPLE_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\n", "\\'": "'", '\\"': '"'}
 _SIMPLE_ESCAPE = re.compile(r"\\[ntr'\"]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EXTRA_BACKSLASHES = re.compile(r"\\{2,}(?=x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[ntr'\"])")
 
 # Invisible characters used to hide words from filters, and bidi controls that can make text
@@ -136,7 +137,7 @@ def unescape_literals(text: str) -> str:
     text = _UNICODE_ESCAPE.sub(_decode_unicode, text)
     text = _SIMPLE_ESCAPE.sub(lambda m: _SIMPLE_ESCAPES[m.group(0)], text)
     # \ud83d\ude00 pairs come out as two surrogates; join them into the real character.
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    if _SURROGATE.search(text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
 

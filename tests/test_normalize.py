@@ -108,3 +108,9 @@ def test_the_plain_ascii_fast_path_gives_what_running_every_step_gives(text: str
 )
 def test_ascii_text_with_something_to_do_still_gets_it_done(raw: str, expected: str) -> None:
     assert normalize_text(raw) == expected
+
+
+def test_escaped_surrogate_pairs_join_and_lone_ones_are_replaced() -> None:
+    joined = unescape_literals(r"smile \ud83d\ude00 and lone \ud800 end")
+    assert joined == "smile \U0001f600 and lone \ufffd end"
+    assert unescape_literals(r"no surrogate \u00e9") == "no surrogate \u00e9"
