@@ -170,6 +170,48 @@ def test_nested_json_values_are_kept_as_json_text(tmp_path: Path) -> None:
     assert frame["score"].tolist()[:2] == [1.0, 2.5] and math.isnan(frame["score"].tolist()[2])
 
 
+_any_json_scalar = st.one_of(
+    _json_scalars, st.floats(), st.integers(-(2**200), 2**200), st.text(st.characters(), max_size=6)
+)
+_any_json = st.recursive(
+    _any_json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _json_line(value: object, ensure_ascii: bool, cut: int | None, before: str, after: str) -> str:
+    text = json.dumps(value, ensure_ascii=ensure_ascii)  # NaN and lone surrogates included
+    return before + (text[:cut] if cut is not None else text) + after
+
+
+_line_ends = st.sampled_from(["", "\n", " \t\r\n", "\x0c\n", "\u00a0\n", ",", "}", "{}", "x"])
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    line=st.builds(
+        _json_line,
+        st.one_of(_any_json, st.dictionaries(st.text(max_size=4), _any_json, max_size=4)),
+        st.booleans(),
+        st.one_of(st.none(), st.integers(min_value=0, max_value=30)),
+        st.sampled_from(["", " ", "\ufeff", "\t"]),
+        _line_ends,
+    )
+)
+def test_json_lines_are_read_exactly_as_json_loads_reads_them(line: str) -> None:
+    try:
+        expected = repr(json.loads(line))
+    except ValueError as error:
+        with pytest.raises(ValueError) as raised:
+            tabular._loads_line(line)
+        assert str(raised.value) == str(error)
+        return
+    assert repr(tabular._loads_line(line)) == expected
+
+
 def test_truncated_gzip_and_zstd_are_clear_errors(tmp_path: Path) -> None:
     payload = "".join(json.dumps({"text": f"c {i} " * 50}) + "\n" for i in range(2000)).encode()
     gz = tmp_path / "cut.jsonl.gz"
