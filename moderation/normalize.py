@@ -102,10 +102,15 @@ class _TextExtractor(HTMLParser):
 
 def html_to_text(fragment: str) -> str:
     """Reduce an HTML fragment to its visible text, keeping line and paragraph breaks."""
-    parser = _TextExtractor()
-    parser.feed(fragment)
-    parser.close()
-    text = "".join(parser.parts)
+    if "<" not in fragment:
+        # No tag at all (entities only, as tweets have them): the parser would hand all of it
+        # to handle_data through html.unescape, so do just that.
+        text = html.unescape(fragment)
+    else:
+        parser = _TextExtractor()
+        parser.feed(fragment)
+        parser.close()
+        text = "".join(parser.parts)
     text = _TRAILING_SPACE.sub("\n", text)
     return _MANY_BLANK_LINES.sub("\n\n", text).strip("\n")
 

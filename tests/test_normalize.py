@@ -9,8 +9,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from moderation.normalize import (
+    _MANY_BLANK_LINES,
+    _TRAILING_SPACE,
     _normalize_steps,
     _strip_wrapping_quotes,
+    _TextExtractor,
     html_to_text,
     normalize_text,
     unescape_literals,
@@ -114,3 +117,28 @@ def test_escaped_surrogate_pairs_join_and_lone_ones_are_replaced() -> None:
     joined = unescape_literals(r"smile \ud83d\ude00 and lone \ud800 end")
     assert joined == "smile \U0001f600 and lone \ufffd end"
     assert unescape_literals(r"no surrogate \u00e9") == "no surrogate \u00e9"
+
+
+def _html_to_text_by_parsing(fragment: str) -> str:
+    # html_to_text as it was before fragments without a tag skipped the parser.
+    parser = _TextExtractor()
+    parser.feed(fragment)
+    parser.close()
+    text = _TRAILING_SPACE.sub("\n", "".join(parser.parts))
+    return _MANY_BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+_entity_pieces = st.sampled_from(
+    ["&amp;", "&amp", "&#128514;", "&#x27;", "&#0;", "&#xd800;", "&notin;", "&notit;", "&", "&#", ";", "#"]
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(
+    fragment=st.lists(st.one_of(_entity_pieces, _step_characters.filter(lambda c: "<" not in c)), max_size=12)
+    .map("".join)
+    .filter(lambda text: "<" not in text)
+)
+@example(fragment="fish &amp; chips &#8220;quoted&#8221; " + "x" * 40 + " &amp")
+def test_html_without_a_tag_reads_as_the_parser_reads_it(fragment: str) -> None:
+    assert html_to_text(fragment) == _html_to_text_by_parsing(fragment)
