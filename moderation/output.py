@@ -259,6 +259,9 @@ class FrameWriter:
                 array = pa.array(pd.to_numeric(values, errors="coerce").fillna(0).astype("int64"))
             elif column in _FLOAT_COLUMNS:
                 array = pa.array(pd.to_numeric(values, errors="coerce").astype("float64"))
+            elif isinstance(values.dtype, pd.StringDtype):
+                # Every cell is a str or missing: the strings and nulls the loop below would make.
+                array = pa.array(values, type=pa.string())
             else:
                 array = pa.array([None if _plain(v) is None else str(_plain(v)) for v in values], pa.string())
             arrays.append(array)

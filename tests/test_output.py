@@ -1,4 +1,5 @@
-"""The CSV writer: the column-at-a-time Arrow path writes the bytes pandas' to_csv writes."""
+"""The writers: the CSV cells built a column at a time in Arrow are the bytes pandas' to_csv
+writes, and Parquet text columns hold what the per-cell conversion makes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +124,28 @@ def test_a_later_frame_with_new_columns_folds_them_into_extra_fields() -> None:
         ["one", "'@a", ""],
         ["two, with a comma", "b", '{"votes": -3}'],
     ]
+
+
+def _cell_by_cell_table(frame: pd.DataFrame) -> pa.Table:
+    # Every text column through the per-cell loop that object columns take.
+    as_objects = frame.astype({c: object for c, v in frame.items() if isinstance(v.dtype, pd.StringDtype)})
+    return FrameWriter.__new__(FrameWriter)._arrow_table(as_objects)
+
+
+@CSV_SETTINGS
+@given(frame=frames())
+def test_parquet_text_columns_hold_what_the_cell_by_cell_loop_makes(frame: pd.DataFrame) -> None:
+    table = FrameWriter.__new__(FrameWriter)._arrow_table(frame)
+    assert table.equals(_cell_by_cell_table(frame))
+    text = table.column(0).to_pylist()
+    assert text == [None if pd.isna(t) else t for t in frame.iloc[:, 0]]
+
+
+def test_parquet_output_keeps_missing_text_as_null(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"text": pd.Series(["one", None, ""], dtype="str"), "depth": [0, 1, 2]})
+    path = tmp_path / "rows.parquet"
+    with FrameWriter(path) as writer:
+        writer.write(frame)
+    table = pq.read_table(path)
+    assert table.column("text").to_pylist() == ["one", None, ""]
+    assert table.schema.field("text").type == pa.string()
