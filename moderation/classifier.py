@@ -286,6 +286,10 @@ def _model_text(text: object) -> str:
     text = text[: config.MAX_COMMENT_CHARS]
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
+    # str.translate copies the text char by char; first check (in C) that it has something to
+    # drop: every control character is unprintable, and so are the line breaks and tabs it keeps.
+    if text.isprintable() or text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
+        return text
     return text.translate(_NUL_AND_CONTROLS)
 
 

@@ -54,6 +54,7 @@ _BYTE_RUN = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
 _SIMPLE_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\n", "\\'": "'", '\\"': '"'}
 _SIMPLE_ESCAPE = re.compile(r"\\[ntr'\"]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EXTRA_BACKSLASHES = re.compile(r"\\{2,}(?=x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[ntr'\"])")
 
 # Invisible characters used to hide words from filters, and bidi controls that can make text
@@ -63,6 +64,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _MANY_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
+# In ASCII text, the characters that some step of normalize_text acts on (escapes, HTML, line
+# breaks, controls). Most comments hold none of them, and for those every step is the identity.
+_NEEDS_WORK = re.compile(r"[\\<&\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class _TextExtractor(HTMLParser):
@@ -98,10 +102,15 @@ class _TextExtractor(HTMLParser):
 
 def html_to_text(fragment: str) -> str:
     """Reduce an HTML fragment to its visible text, keeping line and paragraph breaks."""
-    parser = _TextExtractor()
-    parser.feed(fragment)
-    parser.close()
-    text = "".join(parser.parts)
+    if "<" not in fragment:
+        # No tag at all (entities only, as tweets have them): the parser would hand all of it
+        # to handle_data through html.unescape, so do just that.
+        text = html.unescape(fragment)
+    else:
+        parser = _TextExtractor()
+        parser.feed(fragment)
+        parser.close()
+        text = "".join(parser.parts)
     text = _TRAILING_SPACE.sub("\n", text)
     return _MANY_BLANK_LINES.sub("\n\n", text).strip("\n")
 
@@ -133,7 +142,7 @@ def unescape_literals(text: str) -> str:
     text = _UNICODE_ESCAPE.sub(_decode_unicode, text)
     text = _SIMPLE_ESCAPE.sub(lambda m: _SIMPLE_ESCAPES[m.group(0)], text)
     # \ud83d\ude00 pairs come out as two surrogates; join them into the real character.
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    if _SURROGATE.search(text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
 
@@ -155,10 +164,15 @@ def normalize_text(text: object, *, is_html: bool | None = None) -> str:
     """
     if text is None or (isinstance(text, float) and text != text):
         return ""
-    text = str(text)
-    if not text:
-        return ""
-    text = unescape_literals(_strip_wrapping_quotes(text))
+    text = _strip_wrapping_quotes(str(text))
+    if not is_html and text.isascii() and not _NEEDS_WORK.search(text):
+        return text.strip()
+    return _normalize_steps(text, is_html=is_html)
+
+
+def _normalize_steps(text: str, *, is_html: bool | None) -> str:
+    # Every step, for text that has had its wrapping quotes taken off.
+    text = unescape_literals(text)
     if is_html or (is_html is None and ("<" in text or "&" in text) and _HTML_HINT.search(text)):
         text = html_to_text(text)
     elif "&" in text:

@@ -21,8 +21,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from moderation.errors import OutputError
@@ -30,6 +32,16 @@ from moderation.errors import OutputError
 __all__ = ["FrameWriter", "neutralize_formula", "output_kind"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = r"^[=+\-@\t\r]"
+# What makes Python's csv writer (QUOTE_MINIMAL, "\r\n" line ends) quote a cell: the delimiter,
+# the quote character and the line-end characters.
+_CSV_NEEDS_QUOTES = '[,"\r\n]'
+# Object cells the CSV fast path turns into text as the csv module does (str()); anything else
+# (bytes, Timestamps, lists, ...) sends the frame through pandas' to_csv.
+_PLAIN_CELL_TYPES = (int, float, bool)
+_QUOTE, _GUARD, _COMMA, _CRLF, _NOTHING = (
+    pa.scalar(text, pa.large_string()) for text in ('"', "'", ",", "\r\n", "")
+)
 _INTEGER_COLUMNS = {"depth", "record"}
 _FLOAT_COLUMNS = {"insult_score", "troll_score"}
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -59,6 +71,86 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
+
+
+def _write_csv_with_pandas(handle: Any, frame: pd.DataFrame, *, header: bool) -> None:
+    """The reference CSV writer: the formula guard, then pandas' to_csv (any column type)."""
+    safe = frame.copy()
+    safe.columns = [neutralize_formula(str(c)) for c in safe.columns]
+    for column in safe.columns:
+        values = safe[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            text = values.astype("string")
+            risky = text.str.startswith(_FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                text = text.copy()
+                text[risky] = "'" + text[risky]
+                safe[column] = text
+    safe.to_csv(handle, header=header, index=False, lineterminator="\r\n")
+
+
+def _csv_cells(values: pd.Series) -> pa.Array | None:
+    """One column's cells as the text pandas' to_csv writes for them (None: not handled here)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return pa.array(values, type=pa.large_string()).fill_null("")
+    if not isinstance(dtype, np.dtype):
+        return None
+    if dtype.kind == "O":
+        cells = []
+        for value in values.tolist():
+            kind = type(value)
+            if kind is str:
+                cells.append(value)
+            elif value is None or (kind is float and value != value):
+                cells.append("")
+            elif kind in _PLAIN_CELL_TYPES:
+                cells.append(str(value))
+            else:
+                return None
+        return pa.array(cells, type=pa.large_string())
+    if dtype.kind in "iu":
+        return pc.cast(pa.array(values.to_numpy()), pa.large_string())
+    if dtype.kind == "b":
+        return pa.array(np.where(values.to_numpy(), "True", "False"), type=pa.large_string())
+    if dtype.kind == "f":
+        # numpy's str() of a float is the shortest round-trip form, which is what pandas writes.
+        numbers = values.to_numpy()
+        text = numbers.astype(str).astype(object)
+        text[np.isnan(numbers)] = ""
+        return pa.array(text, type=pa.large_string())
+    return None
+
+
+def _csv_columns(frame: pd.DataFrame) -> list[pa.Array] | None:
+    """Every column of ``frame`` as finished CSV cells (formula guard, then quoting), the same
+    text ``_write_csv_with_pandas`` writes but built a column at a time in Arrow; None when a
+    column holds values whose text only pandas knows how to write (dates, categories, ...)."""
+    columns = []
+    for _, values in frame.items():
+        cells = _csv_cells(values)
+        if cells is None:
+            return None
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            risky = pc.match_substring_regex(cells, _FORMULA_START)
+            if pc.any(risky).as_py():
+                cells = pc.if_else(risky, pc.binary_join_element_wise(_GUARD, cells, _NOTHING), cells)
+            needs_quotes = pc.match_substring_regex(cells, _CSV_NEEDS_QUOTES)
+            if pc.any(needs_quotes).as_py():
+                doubled = pc.replace_substring(cells, '"', '""')
+                quoted = pc.binary_join_element_wise(_QUOTE, doubled, _QUOTE, _NOTHING)
+                cells = pc.if_else(needs_quotes, quoted, cells)
+        columns.append(cells)
+    return columns
+
+
+def _csv_body(columns: list[pa.Array]) -> memoryview:
+    """The UTF-8 bytes of the rows: cells joined by commas, each row ended by CRLF."""
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, _COMMA), _NOTHING, _CRLF)
+    # The joined rows lie end to end in the array's data buffer: that buffer is the body.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(lines.buffers()[2])[first:last]
 
 
 class FrameWriter:
@@ -139,18 +231,17 @@ class FrameWriter:
         self._header_written = True
         if self._handle is None:
             self._handle = open(self._tmp, "a" if self.rows else "w", encoding="utf-8", newline="")  # noqa: SIM115
-        safe = frame.copy()
-        safe.columns = [neutralize_formula(str(c)) for c in safe.columns]
-        for column in safe.columns:
-            values = safe[column]
-            if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-                text = values.astype("string")
-                risky = text.str.startswith(_FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
-                if risky.any():
-                    text = text.copy()
-                    text[risky] = "'" + text[risky]
-                    safe[column] = text
-        safe.to_csv(self._handle, header=first, index=False, lineterminator="\r\n")
+        # A lone empty cell is a row the csv module writes as "": leave such frames to pandas.
+        columns = _csv_columns(frame) if len(frame.columns) > 1 else None
+        if columns is None:
+            _write_csv_with_pandas(self._handle, frame, header=first)
+            return
+        if first:
+            header = [neutralize_formula(str(c)) for c in frame.columns]
+            csv.writer(self._handle, lineterminator="\r\n").writerow(header)
+        if len(frame):
+            self._handle.flush()  # the header is still in the text layer's buffer
+            self._handle.buffer.write(_csv_body(columns))
 
     def _write_jsonl(self, frame: pd.DataFrame) -> None:
         if self._handle is None:
@@ -168,6 +259,9 @@ class FrameWriter:
                 array = pa.array(pd.to_numeric(values, errors="coerce").fillna(0).astype("int64"))
             elif column in _FLOAT_COLUMNS:
                 array = pa.array(pd.to_numeric(values, errors="coerce").astype("float64"))
+            elif isinstance(values.dtype, pd.StringDtype):
+                # Every cell is a str or missing: the strings and nulls the loop below would make.
+                array = pa.array(values, type=pa.string())
             else:
                 array = pa.array([None if _plain(v) is None else str(_plain(v)) for v in values], pa.string())
             arrays.append(array)

@@ -7,10 +7,18 @@ import unicodedata
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from moderation import config
-from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration
+from moderation.classifier import (
+    _NUL_AND_CONTROLS,
+    CalibratedLinearHead,
+    ModerationModel,
+    SiteCalibration,
+    _model_text,
+)
 from moderation.errors import ModelError
 from moderation.evaluate import expected_calibration_error
 from moderation.registry import load_model
@@ -207,3 +215,21 @@ def test_site_calibration_rescales_the_output_scores_and_flags(model: Moderation
     assert rescaled["troll_score"].tolist() == plain["troll_score"].tolist()
     expected = site.flags(rescaled["insult_score"].to_numpy(), rescaled["troll_score"].to_numpy())
     assert rescaled["flag"].tolist() == expected.tolist()
+
+
+# Controls (dropped), the breaks and tabs that stay, unprintable but kept characters, and
+# decomposed accents (NFC), so that the check before str.translate meets each of them.
+_model_characters = st.sampled_from(
+    [*(chr(code) for code in range(0x20)), "\x7f", "\x85", "\u00a0", "\u2028", "\u200b", "e\u0301", "a", " "]
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(text=st.one_of(st.lists(_model_characters, max_size=12).map("".join), st.text(max_size=40)))
+@example(text="plain words")
+@example(text="tab\tand\nbreak\r")
+@example(text="nul\x00 inside")
+def test_model_text_drops_exactly_what_translating_every_text_drops(text: str) -> None:
+    every_text_translated = unicodedata.normalize("NFC", text).translate(_NUL_AND_CONTROLS)
+    assert _model_text(text) == every_text_translated
+    assert type(_model_text(text)) is str

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
+import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation import config
 from moderation.errors import EmptyInputError, InputError, MissingColumnError
-from moderation.ingest import ReadReport, RejectsSink, detect_format, read_comments
+from moderation.ingest import ReadReport, RejectsSink, detect_format, read_comments, tabular
 
 
 def _read(path: Path, **options) -> tuple[pd.DataFrame, RejectsSink, ReadReport]:
@@ -112,6 +117,99 @@ def test_bad_json_lines_are_rejected_and_the_rest_is_read(tmp_path: Path) -> Non
     assert frame["text"].tolist() == ["good", ""]
     assert sorted(r["record"] for r in rejects.kept) == [2, 3, 4, 5]
     assert report.rows + report.rejected == 6
+
+
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=6), st.floats(allow_nan=False)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Fields that no canonical column reads come and go from record to record; the id is always there.
+_json_records = st.lists(
+    st.tuples(_json_values, st.dictionaries(st.sampled_from(["meta", "tags", "score"]), _json_values)).map(
+        lambda parts: {"text": "a comment", "id": parts[0], **parts[1]}
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(records=_json_records, chunk_rows=st.integers(min_value=1, max_value=5))
+def test_jsonl_frames_are_the_same_whether_or_not_the_flat_shortcut_is_taken(
+    records: list[dict], chunk_rows: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "comments.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        shortcut = list(read_comments([path], chunk_rows=chunk_rows))
+        with mock.patch.object(tabular, "_has_nested_values", lambda frame: True):
+            flattened_always = list(read_comments([path], chunk_rows=chunk_rows))
+    assert len(shortcut) == len(flattened_always)
+    for got, expected in zip(shortcut, flattened_always, strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_nested_json_values_are_kept_as_json_text(tmp_path: Path) -> None:
+    path = tmp_path / "nested.jsonl"
+    rows = [
+        {"text": "one", "meta": {"lang": "en", "é": [1, 2]}, "score": 1},
+        {"text": "two", "meta": None, "score": 2.5},
+        {"text": "three", "meta": "plain", "tags": ["a", "b"]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    frame, _, _ = _read(path)
+    assert frame["meta"].tolist()[0] == '{"lang": "en", "é": [1, 2]}'
+    assert pd.isna(frame["meta"].tolist()[1]) and frame["meta"].tolist()[2] == "plain"
+    assert frame["tags"].tolist()[2] == '["a", "b"]' and pd.isna(frame["tags"].tolist()[0])
+    assert frame["score"].tolist()[:2] == [1.0, 2.5] and math.isnan(frame["score"].tolist()[2])
+
+
+_any_json_scalar = st.one_of(
+    _json_scalars, st.floats(), st.integers(-(2**200), 2**200), st.text(st.characters(), max_size=6)
+)
+_any_json = st.recursive(
+    _any_json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _json_line(value: object, ensure_ascii: bool, cut: int | None, before: str, after: str) -> str:
+    text = json.dumps(value, ensure_ascii=ensure_ascii)  # NaN and lone surrogates included
+    return before + (text[:cut] if cut is not None else text) + after
+
+
+_line_ends = st.sampled_from(["", "\n", " \t\r\n", "\x0c\n", "\u00a0\n", ",", "}", "{}", "x"])
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    line=st.builds(
+        _json_line,
+        st.one_of(_any_json, st.dictionaries(st.text(max_size=4), _any_json, max_size=4)),
+        st.booleans(),
+        st.one_of(st.none(), st.integers(min_value=0, max_value=30)),
+        st.sampled_from(["", " ", "\ufeff", "\t"]),
+        _line_ends,
+    )
+)
+def test_json_lines_are_read_exactly_as_json_loads_reads_them(line: str) -> None:
+    try:
+        expected = repr(json.loads(line))
+    except ValueError as error:
+        with pytest.raises(ValueError) as raised:
+            tabular._loads_line(line)
+        assert str(raised.value) == str(error)
+        return
+    assert repr(tabular._loads_line(line)) == expected
 
 
 def test_truncated_gzip_and_zstd_are_clear_errors(tmp_path: Path) -> None:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from moderation.normalize import html_to_text, normalize_text, unescape_literals
+from moderation.normalize import (
+    _MANY_BLANK_LINES,
+    _TRAILING_SPACE,
+    _normalize_steps,
+    _strip_wrapping_quotes,
+    _TextExtractor,
+    html_to_text,
+    normalize_text,
+    unescape_literals,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +67,78 @@ def test_missing_values_become_empty_text() -> None:
     assert normalize_text(None) == ""
     assert normalize_text(float("nan")) == ""
     assert normalize_text("   ") == ""
+
+
+# --- the fast path for plain ASCII text -------------------------------------------------------
+
+# Every character some step acts on, next to ones no step touches, so that texts often hold
+# exactly one of them: escapes, HTML, line breaks, every control, quotes, whitespace at the ends.
+_step_characters = st.sampled_from(
+    [
+        *(chr(code) for code in range(0x20)),
+        *"\x7f\x85\x9f\u00a0\u00ad\u200b\u2028\u2029\u202e\ufeff\u00e9",
+        *("e\u0301", "\\", "\\n", "\\\\t", "\\x41", "\\u00e9", '\\"', "&amp;", "&#39;", "&bogus;"),
+        *("<", ">", "<br>", "<p>x</p>", "<script>x</script>", '"', "'", " ", "\r\n", "a", "Z", "9", ";"),
+    ]
+)
+_tricky_texts = st.lists(_step_characters, max_size=12).map("".join)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(text=st.one_of(_tricky_texts, st.text(max_size=40), st.text(st.characters(max_codepoint=127))))
+@example(text='"quoted"')
+@example(text=' "padded" ')
+@example(text='"\\"')
+@example(text="\x1cx\x1f")
+@example(text="  spaces and\ttabs\n")
+@example(text="")
+def test_the_plain_ascii_fast_path_gives_what_running_every_step_gives(text: str) -> None:
+    for is_html in (None, False):
+        every_step = _normalize_steps(_strip_wrapping_quotes(text), is_html=is_html)
+        assert normalize_text(text, is_html=is_html) == every_step
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  plain words  ", "plain words"),
+        ('"wrapped plain"', "wrapped plain"),
+        ("bell\x07 and del\x7f", "bell and del"),
+        ("a\rb", "a\nb"),
+        ("fish &amp; chips", "fish & chips"),
+        ("a\\nb", "a\nb"),
+    ],
+)
+def test_ascii_text_with_something_to_do_still_gets_it_done(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+def test_escaped_surrogate_pairs_join_and_lone_ones_are_replaced() -> None:
+    joined = unescape_literals(r"smile \ud83d\ude00 and lone \ud800 end")
+    assert joined == "smile \U0001f600 and lone \ufffd end"
+    assert unescape_literals(r"no surrogate \u00e9") == "no surrogate \u00e9"
+
+
+def _html_to_text_by_parsing(fragment: str) -> str:
+    # html_to_text as it was before fragments without a tag skipped the parser.
+    parser = _TextExtractor()
+    parser.feed(fragment)
+    parser.close()
+    text = _TRAILING_SPACE.sub("\n", "".join(parser.parts))
+    return _MANY_BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+_entity_pieces = st.sampled_from(
+    ["&amp;", "&amp", "&#128514;", "&#x27;", "&#0;", "&#xd800;", "&notin;", "&notit;", "&", "&#", ";", "#"]
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(
+    fragment=st.lists(st.one_of(_entity_pieces, _step_characters.filter(lambda c: "<" not in c)), max_size=12)
+    .map("".join)
+    .filter(lambda text: "<" not in text)
+)
+@example(fragment="fish &amp; chips &#8220;quoted&#8221; " + "x" * 40 + " &amp")
+def test_html_without_a_tag_reads_as_the_parser_reads_it(fragment: str) -> None:
+    assert html_to_text(fragment) == _html_to_text_by_parsing(fragment)

@@ -39,6 +39,7 @@ __all__ = ["ColumnMap", "canonicalize", "map_columns"]
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 _RESERVED = set(READ_COLUMNS) | set(SCORE_COLUMNS)
+_JSON_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ def map_columns(columns: list[str], options: ReadOptions, path: Path) -> ColumnM
 
 
 def _as_strings(series: pd.Series) -> list[str]:
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.fillna("").tolist()  # text already: only the missing cells to fill
     values = series.tolist()
     out = []
     for value in values:
@@ -303,11 +306,36 @@ def _json_depth_ok(line: str) -> bool:
     return True
 
 
+def _loads_line(line: str) -> object:
+    """``json.loads(line)``, without its two layers of Python calls for a line that is one object.
+
+    ``json.loads`` is ``raw_decode`` from the first non-blank character plus a check that only
+    JSON whitespace follows; anything else (a bad line too) goes to ``json.loads`` itself, so
+    values and error messages are unchanged."""
+    if line[:1] == "{":
+        try:
+            value, end = _JSON_DECODER.raw_decode(line)
+        except ValueError:
+            return json.loads(line)
+        if end == len(line) or not line[end:].strip(" \t\n\r"):
+            return value
+    return json.loads(line)
+
+
 def _flatten(record: dict) -> dict:
     return {
         str(k): json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
         for k, v in record.items()
     }
+
+
+def _has_nested_values(frame: pd.DataFrame) -> bool:
+    # An object or array value can only sit in an object column (text, numbers and booleans
+    # get their own dtypes), so the other columns need no look.
+    return any(
+        values.dtype == object and any(isinstance(v, dict | list) for v in values.tolist())
+        for _, values in frame.items()
+    )
 
 
 def _sniff_jsonl(head: bytes, path: Path) -> int:
@@ -362,7 +390,7 @@ def iter_json_lines(path: Path, options: ReadOptions, rejects: RejectsSink) -> I
                 )
                 continue
             try:
-                value = json.loads(line)
+                value = _loads_line(line)
             except ValueError as exc:
                 rejects.add(source=path, record=line_number, reason=f"invalid JSON: {exc}", raw=line)
                 continue
@@ -407,7 +435,11 @@ def _read_json_records(
     records: list[int] = []
 
     def flush() -> pd.DataFrame:
-        frame = pd.DataFrame.from_records([_flatten(r) for r in batch])
+        # Most dumps are flat: build the frame from the records as they are, and only when a
+        # value is an object or an array rebuild it with those turned into their JSON text.
+        frame = pd.DataFrame.from_records(batch)
+        if _has_nested_values(frame):
+            frame = pd.DataFrame.from_records([_flatten(r) for r in batch])
         return canonicalize(frame, mapping, source=path, records=records)  # type: ignore[arg-type]
 
     for line_number, value in iter_json_lines(path, options, rejects):

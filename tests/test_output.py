@@ -1,0 +1,151 @@
+"""The writers: the CSV cells built a column at a time in Arrow are the bytes pandas' to_csv
+writes, and Parquet text columns hold what the per-cell conversion makes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation import output
+from moderation.output import FrameWriter
+
+CSV_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+
+# Cells built from what the formula guard and the quoting look at, plus any other character
+# a UTF-8 file can hold.
+_cell_pieces = st.one_of(
+    st.sampled_from([*"=+-@\t\r\n,\"' ;\x00\x0b\x85\u2028\ufeff", "\r\n", '""', "NA", "nan", "a", "é"]),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
+)
+_cells = st.lists(_cell_pieces, max_size=6).map("".join)
+_column_names = st.one_of(st.sampled_from(["=sum", "a,b", 'say "hi"', "-x", "plain"]), _cells)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pd.DataFrame:
+    rows = draw(st.integers(min_value=0, max_value=8))
+
+    def column(values: st.SearchStrategy) -> list:
+        return draw(st.lists(values, min_size=rows, max_size=rows))
+
+    floats = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([0.0, -0.0, 1.0, 1e-7, 1e16, 123456789012345.0, 0.48879673208264995]),
+    )
+    plain = st.one_of(st.none(), st.just(math.nan), st.booleans(), st.integers(-(10**20), 10**20), floats)
+    columns = {
+        "text": pd.Series(column(st.one_of(_cells, st.none())), dtype="str"),
+        "mixed": pd.Series(column(st.one_of(_cells, plain)), dtype=object),
+        "depth": pd.Series(column(st.integers(-(2**63), 2**63 - 1)), dtype="int64"),
+        "score": pd.Series(column(floats), dtype="float64"),
+        "edited": pd.Series(column(st.booleans()), dtype="bool"),
+    }
+    names = draw(st.lists(_column_names, min_size=len(columns), max_size=len(columns), unique=True))
+    return pd.DataFrame(dict(zip(names, columns.values(), strict=True)))
+
+
+def _csv_rows(content: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
+
+
+def _written(frames_in: list[pd.DataFrame], folder: Path, name: str) -> bytes:
+    path = folder / name
+    with FrameWriter(path) as writer:
+        for frame in frames_in:
+            writer.write(frame)
+    return path.read_bytes()
+
+
+def _written_both_ways(frames_in: list[pd.DataFrame]) -> tuple[bytes, bytes]:
+    with tempfile.TemporaryDirectory() as folder:
+        fast = _written(frames_in, Path(folder), "fast.csv")
+        with mock.patch.object(output, "_csv_columns", lambda frame: None):
+            reference = _written(frames_in, Path(folder), "pandas.csv")
+    return fast, reference
+
+
+@CSV_SETTINGS
+@given(frame=frames())
+def test_arrow_csv_path_writes_the_bytes_pandas_writes(frame: pd.DataFrame) -> None:
+    # Split in two frames: the header is written once and rows are appended.
+    half = len(frame) // 2
+    fast, reference = _written_both_ways([frame.iloc[:half], frame.iloc[half:]])
+    assert fast == reference
+
+
+@CSV_SETTINGS
+@given(frame=frames())
+def test_arrow_csv_path_round_trips_through_the_csv_module(frame: pd.DataFrame) -> None:
+    fast, _ = _written_both_ways([frame])
+    rows = _csv_rows(fast)
+    assert len(rows) == len(frame) + 1
+    header = [output.neutralize_formula(str(c)) for c in frame.columns] + ["extra_fields"]
+    assert rows[0] == header
+    text_column = [row[0] for row in rows[1:]]
+    expected = ["" if pd.isna(t) else output.neutralize_formula(t) for t in frame.iloc[:, 0]]
+    assert text_column == expected
+
+
+def test_columns_only_pandas_can_write_go_through_pandas() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["=1+1", "plain"],
+            "seen": pd.to_datetime(["2024-01-02 03:04:05", None], utc=True),
+            "kind": pd.Categorical(["a", "b"]),
+            "raw": [b"bytes", np.int64(3)],
+        }
+    )
+    for column in ("seen", "kind", "raw"):
+        assert output._csv_columns(frame[["text", column]]) is None
+    fast, reference = _written_both_ways([frame])
+    assert fast == reference
+    assert b"'=1+1" in fast
+
+
+def test_a_later_frame_with_new_columns_folds_them_into_extra_fields() -> None:
+    first = pd.DataFrame({"text": ["one"], "author": ["@a"]})
+    later = pd.DataFrame({"text": ["two, with a comma"], "author": ["b"], "votes": [-3]})
+    fast, reference = _written_both_ways([first, later])
+    assert fast == reference
+    rows = _csv_rows(fast)
+    assert rows == [
+        ["text", "author", "extra_fields"],
+        ["one", "'@a", ""],
+        ["two, with a comma", "b", '{"votes": -3}'],
+    ]
+
+
+def _cell_by_cell_table(frame: pd.DataFrame) -> pa.Table:
+    # Every text column through the per-cell loop that object columns take.
+    as_objects = frame.astype({c: object for c, v in frame.items() if isinstance(v.dtype, pd.StringDtype)})
+    return FrameWriter.__new__(FrameWriter)._arrow_table(as_objects)
+
+
+@CSV_SETTINGS
+@given(frame=frames())
+def test_parquet_text_columns_hold_what_the_cell_by_cell_loop_makes(frame: pd.DataFrame) -> None:
+    table = FrameWriter.__new__(FrameWriter)._arrow_table(frame)
+    assert table.equals(_cell_by_cell_table(frame))
+    text = table.column(0).to_pylist()
+    assert text == [None if pd.isna(t) else t for t in frame.iloc[:, 0]]
+
+
+def test_parquet_output_keeps_missing_text_as_null(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"text": pd.Series(["one", None, ""], dtype="str"), "depth": [0, 1, 2]})
+    path = tmp_path / "rows.parquet"
+    with FrameWriter(path) as writer:
+        writer.write(frame)
+    table = pq.read_table(path)
+    assert table.column("text").to_pylist() == ["one", None, ""]
+    assert table.schema.field("text").type == pa.string()
