@@ -151,3 +151,42 @@ def test_spoofing_characters_are_neutralised_and_the_original_kept(tmp_path: Pat
     assert text["zw"] == "you are an idiot"
     assert text["nul"] == "nulbyte"
     assert text["script"] == "hello"  # the script element is markup, not comment text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_lone_surrogate_escape_is_replaced_not_crashed(tmp_path: Path, suffix: str) -> None:
+    # JSON's "\ud800" with no partner decodes to a code point no output can encode.
+    src = tmp_path / "surrogates.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "fine", "author": "x"}\n'
+        '{"id": "b", "text": "half \\ud800 a pair", "author": "\\udfff"}\n'
+        '{"id": "c", "text": "a real pair \\ud83d\\ude00", "author": "y"}\n'
+    )
+    out = tmp_path / f"scored{suffix}"
+    result = run_cli("score", str(src), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    readers = {
+        ".csv": lambda: pd.read_csv(out, keep_default_na=False),
+        ".jsonl": lambda: pd.read_json(out, lines=True, dtype=False),
+        ".parquet": lambda: pd.read_parquet(out),
+    }
+    frame = readers[suffix]()
+    assert frame["comment_id"].tolist() == ["a", "b", "c"]
+    assert frame["text"].tolist()[1:] == ["half \ufffd a pair", "a real pair \U0001f600"]
+    assert frame["author"].tolist()[1] == "\ufffd"
+
+
+def test_a_later_chunk_without_a_field_of_the_first_record_is_read(tmp_path: Path) -> None:
+    # The columns are mapped from the first record; a later chunk may not have them at all.
+    src = tmp_path / "drift.jsonl"
+    lines = [json.dumps({"id": f"c{i}", "author": "ann", "text": "hello"}) for i in range(3)]
+    lines += [json.dumps({"text": f"no id {i}"}) for i in range(3)]
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    result = run_cli("score", str(src), "-o", str(out), "--chunk-rows", "3")
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert len(frame) == 6 and frame["comment_id"].is_unique
+    assert frame["comment_id"].tolist()[:3] == ["c0", "c1", "c2"]
+    assert frame["author"].tolist() == ["ann"] * 3 + [""] * 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,21 +124,25 @@ def canonicalize(
     """Turn one chunk of input rows into canonical rows, keeping every input column."""
     originals = _as_strings(chunk[mapping.text])
     out: dict[str, list] = {}
-    if mapping.comment_id:
-        ids = _as_strings(chunk[mapping.comment_id])
-        ids = [i or stable_comment_id(source, r) for i, r in zip(ids, records, strict=True)]
-    else:
-        ids = [stable_comment_id(source, r) for r in records]
+
+    def strings(column: str | None) -> list[str]:
+        # A JSON lines chunk may lack a field the first record had: its rows have no value.
+        return _as_strings(chunk[column]) if column and column in chunk.columns else [""] * len(chunk)
+
+    ids = [
+        i or stable_comment_id(source, r) for i, r in zip(strings(mapping.comment_id), records, strict=True)
+    ]
     out["comment_id"] = ids
-    out["thread_id"] = _as_strings(chunk[mapping.thread_id]) if mapping.thread_id else [""] * len(ids)
-    out["parent_id"] = _as_strings(chunk[mapping.parent_id]) if mapping.parent_id else [""] * len(ids)
-    out["author"] = _as_strings(chunk[mapping.author]) if mapping.author else [""] * len(ids)
-    out["created_at"] = to_iso_utc(chunk[mapping.created_at]) if mapping.created_at else [""] * len(ids)
+    out["thread_id"] = strings(mapping.thread_id)
+    out["parent_id"] = strings(mapping.parent_id)
+    out["author"] = strings(mapping.author)
+    created = mapping.created_at
+    out["created_at"] = (
+        to_iso_utc(chunk[created]) if created and created in chunk.columns else [""] * len(ids)
+    )
     out["text"] = normalized_texts(originals)
     out["depth"] = [0] * len(ids)
-    out["thread_title"] = (
-        _as_strings(chunk[mapping.thread_title]) if mapping.thread_title else [""] * len(ids)
-    )
+    out["thread_title"] = strings(mapping.thread_title)
     out["status"] = [""] * len(ids)
     out["source"] = [str(source)] * len(ids)
     out["record"] = records
@@ -306,6 +311,26 @@ def _json_depth_ok(line: str) -> bool:
     return True
 
 
+# A JSON "\ud800" escape with no partner decodes to a lone surrogate, which no output can
+# encode: such a value's lone surrogates become U+FFFD, as undecodable bytes would.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
+
+
+def _decoded(text: str, value: object) -> object:
+    return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
 def _loads_line(line: str) -> object:
     """``json.loads(line)``, without its two layers of Python calls for a line that is one object.
 
@@ -390,7 +415,7 @@ def iter_json_lines(path: Path, options: ReadOptions, rejects: RejectsSink) -> I
                 )
                 continue
             try:
-                value = _loads_line(line)
+                value = _decoded(line, _loads_line(line))
             except ValueError as exc:
                 rejects.add(source=path, record=line_number, reason=f"invalid JSON: {exc}", raw=line)
                 continue
@@ -415,7 +440,7 @@ def _json_array(path: Path, content: str, rejects: RejectsSink) -> Iterator[tupl
             hint="write one comment object per line (JSON lines)",
         )
     try:
-        values = json.loads(content)
+        values = _decoded(content, json.loads(content))
     except ValueError as exc:
         raise InputError(f"invalid JSON ({exc})", path=path, hint="check the file is complete") from None
     if not isinstance(values, list):
