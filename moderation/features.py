@@ -941,10 +941,12 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"coef has {coef.shape[1]} columns; the features have {self.n_output_features_}")
         idf = self.idf_.astype(np.float64)
         # Rows idf^2 and idf * coef_k, each contiguous (a 1-D take per row is several times
-        # faster than gathering rows of a 2-D table), plus a zero column for cut windows.
-        rows = [idf * idf, *(idf * row[: self.n_hashed_] for row in coef)]
-        table = np.zeros((len(rows), self.n_hashed_ + 1), dtype=np.float32)
-        table[:, : self.n_hashed_] = np.vstack(rows)
+        # faster than gathering rows of a 2-D table), plus a zero column for cut windows;
+        # each row is computed straight into the table (no stacked copy).
+        table = np.zeros((1 + len(coef), self.n_hashed_ + 1), dtype=np.float32)
+        np.multiply(idf, idf, out=table[0, : self.n_hashed_], casting="same_kind")
+        for k, row in enumerate(coef, start=1):
+            np.multiply(idf, row[: self.n_hashed_], out=table[k, : self.n_hashed_], casting="same_kind")
         return LinearTable(table=table, lexical=coef[:, self.n_hashed_ :] * self.lexical_scale)
 
     def linear_scores(
