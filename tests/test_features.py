@@ -231,7 +231,12 @@ def test_context_is_neutral_without_thread_information() -> None:
 
 def test_name_calling_before_like_you_is_aimed_and_plurals_are_demeaning() -> None:
     features = HashedTextFeatures(bits=12).fit(TEXTS)
-    texts = ["Don't forget sociopaths like yourself", "idiots like you", "people like you", "sociopaths exist"]
+    texts = [
+        "Don't forget sociopaths like yourself",
+        "idiots like you",
+        "people like you",
+        "sociopaths exist",
+    ]
     X = features.transform(texts).toarray()[:, -len(HASHED_LEXICAL_FEATURES) :]
     named = dict(zip(HASHED_LEXICAL_FEATURES, X.T, strict=True))
     assert named["targeted_insult"][0] > 0 and named["targeted_insult"][1] > 0
