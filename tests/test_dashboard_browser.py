@@ -204,7 +204,7 @@ def test_sign_in_open_the_top_thread_and_relabel_by_keyboard_and_by_click(
     assert _row(store_url, ids[1])["updated_by"] == _row(store_url, ids[3])["updated_by"] == "alice"
     _screenshot(page, "thread")
 
-    for title in ("Author", "Needs review", "Stats", "Models"):
+    for title in ("Author", "Needs review", "Label issues", "Stats", "Models"):
         _go(page, title)
         if title == "Stats":
             page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
