@@ -866,9 +866,6 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         state.setdefault("lexicon_version", 1)
         super().__setstate__(state)
 
-    def _char_windows(self) -> str:
-        return self.char_windows
-
     def _validate_params_(self) -> None:
         if not (10 <= self.bits <= 26):
             raise ValueError(f"bits must be between 10 and 26, not {self.bits}")
@@ -878,7 +875,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name} must be (low, high) with 1 <= low <= high, not {(low, high)}")
         if self.word_ngram_range[1] > len(_SALT_WORD):
             raise ValueError(f"word n-grams go up to {len(_SALT_WORD)}")
-        if self._char_windows() not in ("text", "chunks"):
+        if self.char_windows not in ("text", "chunks"):
             raise ValueError(f"char_windows must be 'text' or 'chunks', not {self.char_windows!r}")
         if self.lexicon_version not in (1, 2):
             raise ValueError(f"lexicon_version must be 1 or 2, not {self.lexicon_version!r}")
@@ -891,7 +888,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_ngram_range=tuple(self.word_ngram_range),
             char_ngram_range=tuple(self.char_ngram_range),
             bits=self.bits,
-            char_windows=self._char_windows(),
+            char_windows=self.char_windows,
         )
         return tokens, docs, columns, blocks
 
@@ -966,7 +963,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         tokens = tokenize(codes, starts)
         heads = prepared.lexical.shape[0]
         n_words = len(tokens.word_start)
-        chunked = self._char_windows() == "chunks"
+        chunked = self.char_windows == "chunks"
         if contributions and not chunked:
             # Word index of every position of the padded text (-1 between words).
             word_at = np.full(len(tokens.padded), -1, dtype=np.int64)
@@ -987,7 +984,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_ngram_range=tuple(self.word_ngram_range),
             char_ngram_range=tuple(self.char_ngram_range),
             bits=self.bits,
-            char_windows=self._char_windows(),
+            char_windows=self.char_windows,
             blocks=(0,) if chunked else (0, 1),
         ):
             sums[block, 0] += np.bincount(docs, weights=np.take(prepared.table[0], columns), minlength=n)
@@ -1119,7 +1116,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_ngram_range=(1, 1),
             char_ngram_range=tuple(self.char_ngram_range),
             bits=self.bits,
-            char_windows=self._char_windows(),
+            char_windows=self.char_windows,
         )
         columns = np.unique(columns)
         return columns[self.idf_[columns] > 0]
