@@ -14,7 +14,7 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text", "normalize_text", "unescape_literals"]
+__all__ = ["html_to_text", "join_surrogates", "normalize_text", "unescape_literals"]
 
 # Tags that end a line or a block when HTML is reduced to text.
 _LINE_TAGS = {"br"}
@@ -142,6 +142,12 @@ def unescape_literals(text: str) -> str:
     text = _UNICODE_ESCAPE.sub(_decode_unicode, text)
     text = _SIMPLE_ESCAPE.sub(lambda m: _SIMPLE_ESCAPES[m.group(0)], text)
     # \ud83d\ude00 pairs come out as two surrogates; join them into the real character.
+    return join_surrogates(text)
+
+
+def join_surrogates(text: str) -> str:
+    """``text`` with each surrogate pair joined into its character and each lone surrogate
+    (which no output can encode) turned into U+FFFD, as an undecodable byte would be."""
     if _SURROGATE.search(text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text

@@ -33,6 +33,7 @@ from moderation.ingest.base import (
 )
 from moderation.ingest.rejects import RejectsSink
 from moderation.ingest.source import open_binary, open_text
+from moderation.normalize import join_surrogates
 from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
 
 __all__ = ["ColumnMap", "canonicalize", "map_columns"]
@@ -312,14 +313,13 @@ def _json_depth_ok(line: str) -> bool:
 
 
 # A JSON "\ud800" escape with no partner decodes to a lone surrogate, which no output can
-# encode: such a value's lone surrogates become U+FFFD, as undecodable bytes would.
+# encode: such a value's lone surrogates become U+FFFD (``join_surrogates``).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _without_lone_surrogates(value: object) -> object:
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return join_surrogates(value)
     if isinstance(value, dict):
         return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
     if isinstance(value, list):
