@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from moderation import config
 from moderation.features import (
@@ -336,13 +337,16 @@ def explain_spans(
 ) -> list[list[tuple[int, int, str]]]:
     """Character spans to highlight in each text: (start, end, label), end exclusive.
 
-    A word is highlighted when its contribution to the ``label`` head reaches
-    ``min_contribution`` (default ``config.SPAN_MIN_CONTRIBUTION``). With ``only_scored`` (the
-    default, what the dashboard shows) only a comment whose score reaches the reasons floor
-    (the lower of ``config.REASON_MIN_SCORE`` and the model's threshold) gets spans; without
-    it every comment is treated as offensive and its worst words are found (the SemEval
-    toxic-spans setting). Offsets index the text exactly as given, so they survive
-    obfuscation ("id10t" is one span).
+    A word is highlighted when it is among what drove the ``label`` head most in its comment:
+    its contribution reaches ``config.SPAN_RELATIVE`` of the comment's largest and at least
+    ``min_contribution`` (default ``config.SPAN_MIN_CONTRIBUTION``). English function words
+    ("you", "are", "the") are never highlighted, whatever they add: the word that offends is
+    the one a moderator needs to see. With ``only_scored`` (the default, what the dashboard
+    shows) only a comment whose score reaches the reasons floor (the lower of
+    ``config.REASON_MIN_SCORE`` and the model's threshold) gets spans; without it every
+    comment is treated as offensive and its worst words are found (the SemEval toxic-spans
+    setting). Offsets index the text exactly as given, so they survive obfuscation ("id10t"
+    is one span).
     """
     floor = config.SPAN_MIN_CONTRIBUTION if min_contribution is None else min_contribution
     texts = [t if isinstance(t, str) else "" for t in texts]
@@ -350,7 +354,16 @@ def explain_spans(
     if only_scored and texts:
         scores = model.score_texts(texts)[f"{label}_score"].to_numpy()
         wanted = scores >= min(config.REASON_MIN_SCORE, model.thresholds[label])
-    return [
-        [(start, end, label) for start, end, value in spans if value >= floor] if keep else []
-        for spans, keep in zip(token_contributions(model, texts, label=label), wanted, strict=True)
-    ]
+    out: list[list[tuple[int, int, str]]] = []
+    for text, spans, keep in zip(texts, token_contributions(model, texts, label=label), wanted, strict=True):
+        content = [span for span in spans if _letters(text[span[0] : span[1]]) not in ENGLISH_STOP_WORDS]
+        if not keep or not content:
+            out.append([])
+            continue
+        cut = max(floor, config.SPAN_RELATIVE * max(value for _, _, value in content))
+        out.append([(start, end, label) for start, end, value in content if value >= cut])
+    return out
+
+
+def _letters(token: str) -> str:
+    return "".join(c for c in token.lower() if c.isalpha() or c == "'")
