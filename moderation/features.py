@@ -1151,13 +1151,24 @@ def _word_set(folded: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(folded) if len(w) > 3)
 
 
-def context_matrix(frame: pd.DataFrame, hostility: np.ndarray | None = None) -> np.ndarray:
+#: The version of the context signals new models are trained with. 1: as until 2026.12-v4;
+#: 2: an ordinary comment in an ordinary thread scores 0 on every signal. The author's share
+#: counts only their comments beyond the first ((comments - 1) / (thread size - 1)), where it
+#: was comments / thread size, so one comment in a two-comment thread weighed 0.5; and the
+#: distance from the title counts only what a comment strays beyond the thread's median
+#: comment, where nearly every comment on a real site sat at 0.7-1.0. A model keeps its version.
+CONTEXT_VERSION = 2
+
+
+def context_matrix(
+    frame: pd.DataFrame, hostility: np.ndarray | None = None, *, version: int = CONTEXT_VERSION
+) -> np.ndarray:
     """The context signals of every row of ``frame`` (rows of whole threads, in any order).
 
     ``hostility`` is each row's text-only insult probability (the insult head's output); it
     drives "hostility to the parent" and "the parent's hostility". Rows whose thread is
     unknown (no thread_id, or alone in the frame with no parent and no title) get all zeros,
-    so the troll head falls back to the text alone.
+    so the troll head falls back to the text alone. ``version``: see ``CONTEXT_VERSION``.
     """
     n = len(frame)
     out = np.zeros((n, len(CONTEXT_FEATURES)), dtype=np.float64)
@@ -1212,7 +1223,11 @@ def context_matrix(frame: pd.DataFrame, hostility: np.ndarray | None = None) -> 
     named = author != ""
     keys = pd.Series([f"{t}\x1f{a}" for t, a in zip(thread, author, strict=True)])
     author_counts = keys.map(keys[named].value_counts()).fillna(0).to_numpy()
-    out[:, 6] = np.where(named & known, author_counts / np.maximum(thread_sizes, 1), 0.0)
+    if version >= 2:
+        share = (author_counts - 1) / np.maximum(thread_sizes - 1, 1)
+    else:
+        share = author_counts / np.maximum(thread_sizes, 1)
+    out[:, 6] = np.where(named & known, np.maximum(share, 0.0), 0.0)
     parent_author = np.where(has_parent_row, author[np.maximum(parent_idx, 0)], "")
     grand_idx = np.where(has_parent_row, parent_idx[np.maximum(parent_idx, 0)], -1)
     grand_author = np.where(grand_idx >= 0, author[np.maximum(grand_idx, 0)], "")
@@ -1241,6 +1256,11 @@ def context_matrix(frame: pd.DataFrame, hostility: np.ndarray | None = None) -> 
         words = _word_set(folded[i])
         if about and words and not (not has_parent[i] and first_post.get(thread[i]) == words):
             out[i, 9] = len(words - about) / len(words)
+    if version >= 2:
+        # Off topic for this thread: further from its title than the thread's median comment.
+        distance = pd.Series(out[:, 9])
+        typical = distance.groupby(pd.Series(thread)).transform("median").to_numpy()
+        out[:, 9] = np.maximum(out[:, 9] - typical, 0.0)
     out[~known] = 0.0
     return out
 
@@ -1256,8 +1276,14 @@ class ContextSignals(TransformerMixin, BaseEstimator):
     other input (a plain array) has no thread, so its signals are all zero.
     """
 
-    def __init__(self, *, scale: float = 1.0) -> None:
+    def __init__(self, *, scale: float = 1.0, version: int = CONTEXT_VERSION) -> None:
         self.scale = scale
+        self.version = version
+
+    def __setstate__(self, state: dict) -> None:
+        # Artifacts saved before the parameter existed read the first context signals.
+        state.setdefault("version", 1)
+        super().__setstate__(state)
 
     def fit(self, X: pd.DataFrame, y: object = None) -> ContextSignals:
         frame = self._as_frame(X, reset=True)
@@ -1270,7 +1296,7 @@ class ContextSignals(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_output_features_")
         frame = self._as_frame(X, reset=False)
         hostility = frame["hostility"].to_numpy(dtype=np.float64) if "hostility" in frame.columns else None
-        return context_matrix(frame, hostility) * self.scale
+        return context_matrix(frame, hostility, version=self.version) * self.scale
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "n_output_features_")

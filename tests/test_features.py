@@ -216,10 +216,67 @@ def test_context_signals_read_the_thread() -> None:
     assert context.loc["p", "called_troll"] == 0
     assert context.loc["a2", "hostility_to_parent"] == pytest.approx(0.8)
     assert context.loc["a2", "parent_hostility"] == pytest.approx(0.6)
-    assert context.loc["a1", "author_share"] == pytest.approx(3 / 6)
+    assert context.loc["a1", "author_share"] == pytest.approx((3 - 1) / (6 - 1))  # 2 beyond the first
     assert context.loc["a2", "author_exchanges"] > 0  # ann answers bob, who answered ann
     assert context.loc["a3", "repetition"] > 0
-    assert context.loc["a1", "title_distance"] > context.loc["p", "title_distance"]
+    first = pd.DataFrame(context_matrix(frame, hostility, version=1), columns=CONTEXT_FEATURES)
+    assert first.loc[1, "title_distance"] > first.loc[0, "title_distance"]  # as up to 2026.12-v4
+
+
+def _ordinary_thread() -> pd.DataFrame:
+    # Four readers answer a post once each, all about its subject in their own words.
+    return pd.DataFrame(
+        {
+            "comment_id": ["p", "a", "b", "c", "d"],
+            "thread_id": ["t"] * 5,
+            "parent_id": ["", "p", "p", "a", "p"],
+            "author": ["host", "ann", "bob", "cat", "dan"],
+            "depth": [0, 1, 1, 2, 1],
+            "thread_title": ["New cycle lanes on the high street"] * 5,
+            "text": [
+                "The council opens the new cycle lanes on the high street next week",
+                "Good news, I cycle there every day and the traffic scares me",
+                "Will the buses still stop on the high street?",
+                "I hope so, the lanes and the buses both",
+                "About time, the old lanes on the street were full of potholes",
+            ],
+        }
+    )
+
+
+def test_an_ordinary_thread_gives_ordinary_comments_no_context_signal() -> None:
+    frame = _ordinary_thread()
+    context = pd.DataFrame(context_matrix(frame), columns=CONTEXT_FEATURES, index=frame["comment_id"])
+    assert (context["author_share"] == 0).all()
+    # At most half the comments stray further from the title than the thread's median one.
+    assert (context["title_distance"] > 0).sum() <= 2
+    # The signals as models up to 2026.12-v4 read them: every comment a share and a distance.
+    first = pd.DataFrame(context_matrix(frame, version=1), columns=CONTEXT_FEATURES)
+    assert np.allclose(first["author_share"], 1 / 5)
+    assert (first["title_distance"] > 0.3).sum() >= 3
+
+
+def test_a_dominating_author_and_an_off_topic_comment_still_register() -> None:
+    frame = _ordinary_thread()
+    extra = pd.DataFrame(
+        {
+            "comment_id": ["e1", "e2", "e3"],
+            "thread_id": ["t"] * 3,
+            "parent_id": ["b", "c", "d"],
+            "author": ["eve"] * 3,
+            "depth": [2, 3, 2],
+            "thread_title": [frame.loc[0, "thread_title"]] * 3,
+            "text": [
+                "Buy cheap watches at my shop, best prices in town",
+                "Cheap watches, visit my shop today",
+                "Lanes on the street, nice",
+            ],
+        }
+    )
+    frame = pd.concat([frame, extra], ignore_index=True)
+    context = pd.DataFrame(context_matrix(frame), columns=CONTEXT_FEATURES, index=frame["comment_id"])
+    assert context.loc["e1", "author_share"] > 0 == context.loc["b", "author_share"]
+    assert context.loc["e1", "title_distance"] > context.loc["b", "title_distance"]
 
 
 def test_context_is_neutral_without_thread_information() -> None:
