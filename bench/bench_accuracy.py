@@ -41,8 +41,8 @@ from moderation.registry import load_model
 from moderation.training import (
     CORPORA,
     TEST_SPLITS,
-    _best_f1_threshold,
     assemble_corpus,
+    best_threshold,
     resolve_data_spec,
     text_groups,
 )
@@ -110,8 +110,8 @@ def _tfidf_lr_scores(
         for fit_idx, held_idx in splitter.split(texts, y, rows["group"]):
             model = PlainTfidfLR().fit([texts[i] for i in fit_idx], y[fit_idx], w[fit_idx])
             oof[held_idx] = model.predict_proba([texts[i] for i in held_idx])
-        # Chosen exactly as train_model chooses our thresholds: weighted best F1 out of fold.
-        thresholds[label] = _best_f1_threshold(y, oof, w)
+        # Chosen exactly as train_model chooses our thresholds: weighted best F-beta out of fold.
+        thresholds[label] = best_threshold(y, oof, w, beta=config.THRESHOLD_BETA[label])
         scores[label] = PlainTfidfLR().fit(texts, y, w).predict_proba(tests["text"].tolist())
         print(f"tfidf_lr {label}: {len(rows):,} training rows, threshold {thresholds[label]}", flush=True)
     return scores, thresholds

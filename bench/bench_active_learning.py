@@ -55,7 +55,7 @@ from moderation import config
 from moderation.classifier import CalibratedLinearHead
 from moderation.features import HashedTextFeatures
 from moderation.review import closest_to_threshold
-from moderation.training import CORPORA, _best_f1_threshold, text_groups
+from moderation.training import CORPORA, best_threshold, text_groups
 
 #: Issue 7: uncertainty must reach random's final AUC with at least this share fewer labels.
 SAVING_FLOOR = 0.30
@@ -93,7 +93,7 @@ def _fit(head: str, X: sparse.csr_matrix, y: np.ndarray, groups: np.ndarray) -> 
         model = LogisticRegression(C=HEAD_C, solver="liblinear", max_iter=2000, random_state=config.SEED)
         return model.fit(X, y), 0.5
     model = CalibratedLinearHead(C=HEAD_C).fit(X, y, groups=groups)
-    return model, _best_f1_threshold(y, model.oof_proba_, np.ones(len(y)))
+    return model, best_threshold(y, model.oof_proba_, np.ones(len(y)))
 
 
 def _simulate(

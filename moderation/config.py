@@ -177,10 +177,16 @@ ROLLUP_RISK_WEIGHTS = {"worst": 0.4, "top_k": 0.4, "flagged_share": 0.2}
 AUTHOR_TROLL_WEIGHTS = {"top_k_troll": 0.5, "flagged_share": 0.25, "flagged_threads": 0.25}
 AUTHOR_SPREAD_THREADS = 5
 
+#: Each label's threshold from the corpora: the best weighted F-beta of its grouped out-of-fold
+#: scores. Troll weighs precision twice as much as recall (beta 0.5): its corpora hold 4 in 10
+#: trolls where a site holds few, and its head is the weaker one (TRAC AUC 0.77), so the best F1
+#: there (0.35 for 2026.12-v4) flagged a third of ordinary blog comments on text alone.
+THRESHOLD_BETA = {"insult": 1.0, "troll": 0.5}
+
 #: Target precision when thresholds are chosen from moderators' labels.
 TARGET_PRECISION = 0.9
 #: A label's threshold comes from the moderators' labels only when they hold at least this many
-#: positives (and as many negatives); below that the corpus threshold (best F1) stays.
+#: positives (and as many negatives); below that the corpus threshold (best F-beta) stays.
 SITE_THRESHOLD_MIN_LABELS = 30
 #: The scores are recalibrated to the moderators' labels (``classifier.SiteCalibration``) only
 #: when the labels that train hold at least this many positives and as many negatives.

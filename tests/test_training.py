@@ -8,12 +8,26 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import fbeta_score
 
 from moderation import config
 from moderation.errors import ModerationError
+from moderation.lexicon import IDENTITY_TERMS
+from moderation.normalize import normalize_text
 from moderation.registry import load_model
-from moderation.training import CORPORA, LABEL_DEFINITIONS, assemble_corpus, resolve_data_spec, text_groups
+from moderation.training import (
+    CORPORA,
+    IDENTITY_TROLL_WEIGHT,
+    LABEL_DEFINITIONS,
+    TROLL_NEGATIVE_WEIGHT,
+    assemble_corpus,
+    best_threshold,
+    resolve_data_spec,
+    swap_identities,
+    text_groups,
+)
 
 
 def test_default_spec_uses_only_redistributable_corpora() -> None:
@@ -47,7 +61,11 @@ def test_duplicate_texts_share_a_group_even_when_obfuscated() -> None:
 def test_label_mapping_follows_the_table(shared_data: Path) -> None:
     corpus = assemble_corpus(["olid_train", "trac1_train", "toxichat_train", "elf24"], root=shared_data)
     olid = corpus[corpus["corpus"] == "olid_train"]
-    assert olid["troll"].isna().all() and set(olid["insult"].unique()) == {0.0, 1.0}
+    assert set(olid["insult"].unique()) == {0.0, 1.0}
+    # Tweets no one found offensive are ordinary, not trolling; the offensive ones say nothing.
+    assert set(olid["troll"].dropna()) == {0.0}
+    assert set(olid.loc[olid["troll"].notna(), "troll_weight"]) == {TROLL_NEGATIVE_WEIGHT}
+    assert (olid.loc[olid["insult"] == 1, "troll"].isna()).all()
     trac = corpus[corpus["corpus"] == "trac1_train"]
     assert set(trac.loc[trac["subset"] == "CAG", "troll_weight"]) == {1.0}
     assert set(trac.loc[trac["subset"] == "OAG", "troll_weight"]) == {0.5}
@@ -61,6 +79,63 @@ def test_label_mapping_follows_the_table(shared_data: Path) -> None:
     posts = elf[elf["subset"] == "post"]
     assert posts["troll"].isna().all()
     assert elf.loc[elf["subset"] != "post", "parent_id"].isin(set(posts["comment_id"])).all()
+
+
+@pytest.mark.shared
+def test_ordinary_comments_teach_the_troll_head_and_tests_gain_no_troll_label(shared_data: Path) -> None:
+    names = ["kaggle_insults_train", "identity_balance", "kaggle_insults_test"]
+    corpus = assemble_corpus(names, root=shared_data)
+    train = corpus[corpus["corpus"] == "kaggle_insults_train"]
+    assert (train.loc[train["insult"] == 0, "troll"] == 0).all()
+    assert train.loc[train["insult"] == 1, "troll"].isna().all()
+    # Our identity sentences balance the troll head too: neutral ones 0, name-calling ones 1.
+    balance = corpus[corpus["corpus"] == "identity_balance"]
+    assert (balance["troll"] == balance["insult"]).all()
+    assert set(balance["troll_weight"]) == {IDENTITY_TROLL_WEIGHT}
+    assert corpus.loc[corpus["corpus"] == "kaggle_insults_test", "troll"].isna().all()
+
+
+def test_swapping_identities_draws_other_terms_and_leaves_the_rest() -> None:
+    texts = ["Go back home, Muslims and gay trolls", "nothing to see here", "HINDU pride"]
+    swapped = swap_identities(texts)
+    assert swapped == swap_identities(texts)  # the same draw every run
+    assert swapped[1] == texts[1]
+    assert swapped[0].startswith("Go back home, ") and swapped[0].endswith(" trolls")
+    lowered = {term.lower() for term in IDENTITY_TERMS}
+    first = swapped[0][len("Go back home, ") : -len(" trolls")]
+    left, right = first.split(" and ")
+    assert left.lower().removesuffix("s") in lowered and right.lower() in lowered
+    assert swapped[2].lower().removesuffix(" pride") in lowered
+    # Across many rows every term is drawn: the troll corpora's identities are spread out.
+    drawn = {t.lower() for t in swap_identities([f"row {i}: gay" for i in range(3000)])}
+    assert len(drawn) > 0.9 * len(lowered)
+
+
+@pytest.mark.shared
+def test_only_the_troll_training_corpora_have_their_identities_swapped(shared_data: Path) -> None:
+    corpus = assemble_corpus(["trac1_train", "trac1_dev", "cyber_trolls"], root=shared_data)
+    raw_dev = pd.read_csv(shared_data / "trac1_aggression" / "agr_en_dev.csv", header=None)
+    dev = corpus[corpus["corpus"] == "trac1_dev"]
+    assert set(dev["text"]) <= {normalize_text(t) for t in raw_dev[1].astype(str)}
+    raw_train = pd.read_csv(shared_data / "trac1_aggression" / "agr_en_train.csv", header=None)
+    train = corpus[corpus["corpus"] == "trac1_train"]
+    hindu = r"\bhindus?\b"
+    before = raw_train[1].astype(str).str.contains(hindu, case=False).sum()
+    assert before > 100  # TRAC names Hindus often: the reason for the swap
+    assert train["text"].str.contains(hindu, case=False).sum() < before / 5
+
+
+def test_best_threshold_maximises_the_weighted_f_beta() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(0.35 * y + rng.normal(0.4, 0.2, 400), 0, 1).round(2)
+    w = rng.choice([0.3, 1.0], 400)
+    for beta in (1.0, 0.5, 2.0):
+        chosen = best_threshold(y, p, w, beta=beta)
+        scores = {t: fbeta_score(y, p >= t, beta=beta, sample_weight=w) for t in np.unique(p)}
+        assert scores[chosen] == pytest.approx(max(scores.values()))
+    # Weighing precision more never lowers the threshold here.
+    assert best_threshold(y, p, w, beta=0.5) >= best_threshold(y, p, w, beta=1.0)
 
 
 @pytest.mark.shared
