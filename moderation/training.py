@@ -857,7 +857,8 @@ def train_model(
     (``heldout_mask``) do not train: with the public test splits they form the fixed evaluation
     set, recorded by hash in the card. When the moderators' labels hold enough of both classes,
     each label's threshold is the lowest that reaches ``target_precision`` on them (scored out
-    of fold), with a bootstrap interval; otherwise the best-F1 threshold on the corpora stays.
+    of fold), with a bootstrap interval; otherwise the corpus threshold (best F-beta,
+    ``config.THRESHOLD_BETA``) stays.
 
     Returns the model with its card (``model.card``) filled: sources and licences, label
     definitions, parameters, data hash, thresholds with their operating points, the evaluation

@@ -817,8 +817,17 @@ def test_demo_loads_the_demo_threads_and_serves_the_dashboard(tmp_path: Path) ->
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=30)[0].decode()
     assert "read 30 rows: added 30" in output and "no sign-in: you act as the local admin" in output
+    # The queue holds the threads in which the shipped model flags a comment: the shouting match
+    # over the stadium, not the sourdough recipe's thanks and questions.
+    from moderation.ingest import read_comments
+
+    model = registry.load_model()
+    frames = read_comments([config.DEMO_DATA_DIR / "demo_comments.jsonl"])
+    demo = pd.concat(model.score_frame(frame) for frame in frames)
+    expected = set(demo.loc[demo["flag"] != "", "thread_id"])
+    assert "stadium-vote" in expected and "recipe-sourdough" not in expected
     with open_store(str(db)) as store:
-        assert len(review.flagged_threads(store)) == 4
+        assert set(review.flagged_threads(store)["thread_id"]) == expected
 
 
 def test_demo_refuses_an_existing_store(tmp_path: Path) -> None:
