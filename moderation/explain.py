@@ -356,8 +356,8 @@ def explain_spans(
         wanted = scores >= min(config.REASON_MIN_SCORE, model.thresholds[label])
     out: list[list[tuple[int, int, str]]] = []
     for text, spans, keep in zip(texts, token_contributions(model, texts, label=label), wanted, strict=True):
-        content = [span for span in spans if _letters(text[span[0] : span[1]]) not in ENGLISH_STOP_WORDS]
-        if not keep or not content:
+        content = [s for s in spans if _letters(text[s[0] : s[1]]) not in ENGLISH_STOP_WORDS] if keep else []
+        if not content:
             out.append([])
             continue
         cut = max(floor, config.SPAN_RELATIVE * max(value for _, _, value in content))

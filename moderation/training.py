@@ -129,15 +129,15 @@ def _frame(
 
 #: Troll weight of the ordinary comments that teach the troll head what is not trolling: the
 #: training rows no corpus calls insulting or offensive (Kaggle insults train Insult 0, OLID
-#: train NOT, the identity-balance neutral sentences) are troll 0 at this weight. Without
-#: them the troll corpora (TRAC, cyber-trolls: 4 in 10 trolls) were all the head knew, and it
-#: flagged half of the bias audit's neutral sentences and of a 2005 Reddit dump (2026.12-v4).
+#: train NOT) are troll 0 at this weight. Without them the troll corpora (TRAC, cyber-trolls:
+#: 4 in 10 trolls) were all the head knew, and it flagged half of the bias audit's neutral
+#: sentences and of a 2005 Reddit dump (2026.12-v4).
 TROLL_NEGATIVE_WEIGHT = 0.3
 
 
-def _not_trolling(frame: pd.DataFrame, ordinary: np.ndarray, weight: float | None = None) -> pd.DataFrame:
+def _not_trolling(frame: pd.DataFrame, ordinary: np.ndarray) -> pd.DataFrame:
     frame.loc[ordinary, "troll"] = 0.0
-    frame.loc[ordinary, "troll_weight"] = TROLL_NEGATIVE_WEIGHT if weight is None else weight
+    frame.loc[ordinary, "troll_weight"] = TROLL_NEGATIVE_WEIGHT
     return frame
 
 
@@ -416,8 +416,8 @@ CORPORA: dict[str, Corpus] = {
             "train",
             True,
             "every identity term in every template: neutral, news, self-identifying and counter-speech "
-            "sentences -> insult 0, name-calling ones -> insult 1; weight 0.8 each; the neutral ones -> "
-            f"troll 0, weight {TROLL_NEGATIVE_WEIGHT:g}; no frame shared with the bias audit's templates; "
+            "sentences -> insult 0, name-calling ones -> insult 1; weight 0.8 each; the same labels for "
+            f"troll, weight {IDENTITY_TROLL_WEIGHT:g} each; no frame shared with the bias audit's templates; "
             "not used to choose thresholds",
             _identity_balance,
         ),
