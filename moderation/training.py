@@ -271,18 +271,18 @@ def _identity_balance(root: Path) -> pd.DataFrame:
         for number, template in enumerate(templates)
         for term in IDENTITY_TERMS
     ]
-    # One group per template, so a template never sits on both sides of a fold.
-    frame = _frame(
+    # One group per template, so a template never sits on both sides of a fold. For the troll
+    # head too the term must predict neither label: the neutral sentences are troll 0, the
+    # name-calling ones troll 1 (as TRAC's overt aggression counts).
+    labels = [label for _, label, _ in rows]
+    return _frame(
         [text for text, _, _ in rows],
-        insult=[label for _, label, _ in rows],
+        insult=labels,
+        troll=labels,
         insult_weight=IDENTITY_BALANCE_WEIGHT,
+        troll_weight=IDENTITY_TROLL_WEIGHT,
         group=np.asarray([group for _, _, group in rows], dtype=object),
     )
-    # For the troll head too the term must predict neither label: the neutral sentences are
-    # troll 0, the name-calling ones troll 1 (as TRAC's overt aggression counts), same weight.
-    frame["troll"] = frame["insult"]
-    frame["troll_weight"] = IDENTITY_TROLL_WEIGHT
-    return frame
 
 
 def _jigsaw(root: Path) -> pd.DataFrame:
