@@ -13,6 +13,7 @@ Values from the user (filters, search text, author names) reach SQL only as boun
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import secrets
@@ -214,14 +215,11 @@ def authenticate(store: Store, name: str, password: str) -> User:
     return User(name=name, role=str(row.at[0, "role"]))
 
 
+@functools.cache
 def _stand_in_hash() -> str:
-    cached = getattr(_stand_in_hash, "cache", None)
-    if cached is None:
-        from argon2 import PasswordHasher
+    from argon2 import PasswordHasher
 
-        cached = PasswordHasher().hash(secrets.token_urlsafe(32))
-        _stand_in_hash.cache = cached  # type: ignore[attr-defined]
-    return cached
+    return PasswordHasher().hash(secrets.token_urlsafe(32))
 
 
 # --- reading: queues, threads, authors ---------------------------------------------------------------
