@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -547,12 +548,9 @@ def _count_current_scores(conn: Connection, deltas: dict[str, int]) -> None:
 
 def _version_deltas(before: Iterable[str], after: Iterable[str]) -> dict[str, int]:
     """Comments gained by each model version when scores of ``before`` become ``after``."""
-    deltas: dict[str, int] = {}
-    for version in after:
-        deltas[version] = deltas.get(version, 0) + 1
-    for version in before:
-        deltas[version] = deltas.get(version, 0) - 1
-    return deltas
+    deltas = Counter(after)
+    deltas.subtract(before)
+    return dict(deltas)
 
 
 # --- roll-ups ----------------------------------------------------------------------------------
