@@ -268,7 +268,12 @@ def _texts_of(frame: pd.DataFrame) -> list[str]:
             "the frame has no 'text' column",
             hint="read the input with moderation.ingest.read_comments, or name the column 'text'",
         )
-    return [_model_text(t) for t in frame["text"].tolist()]
+    limit = config.MAX_COMMENT_CHARS
+    # Most comments need nothing done: the test inline spares them a function call each.
+    return [
+        t if type(t) is str and len(t) <= limit and t.isascii() and t.isprintable() else _model_text(t)
+        for t in frame["text"].tolist()
+    ]
 
 
 _NUL_AND_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])

@@ -191,6 +191,18 @@ def _word_strings(contributions, index: np.ndarray) -> np.ndarray:
     return out
 
 
+def _by_doc_then_value(docs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((-values, docs))``: by doc, then by value, highest first.
+
+    Two stable sorts, as lexsort does, but the second on 16-bit doc numbers when they fit,
+    which numpy sorts by radix: about twice as fast on a frame's candidates.
+    """
+    if len(docs) == 0 or docs.max() >= 1 << 16:
+        return np.lexsort((-values, docs))
+    by_value = np.argsort(-values, kind="stable")
+    return by_value[np.argsort(docs[by_value].astype(np.uint16), kind="stable")]
+
+
 def _top_terms(
     contributions, head: int, wanted: np.ndarray, signals: list[tuple[str, np.ndarray]], n_docs: int
 ) -> np.ndarray:
@@ -198,7 +210,7 @@ def _top_terms(
     docs, values, kinds, indices = _candidates(contributions, head, wanted, signals)
     positive = values > 0
     docs, values, kinds, indices = docs[positive], values[positive], kinds[positive], indices[positive]
-    order = np.lexsort((-values, docs))
+    order = _by_doc_then_value(docs, values)
     docs, kinds, indices = docs[order], kinds[order], indices[order]
     group_start = np.r_[0, np.flatnonzero(np.diff(docs)) + 1]
     rank = np.arange(len(docs)) - np.repeat(group_start, np.diff(np.r_[group_start, len(docs)]))

@@ -14,12 +14,12 @@ contract, so they plug into Pipeline, clone, GridSearchCV and joblib.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -532,10 +532,27 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _SHIFT_33)
 
 
+#: Batches up to this many positions share one table of powers per base, kept between batches
+#: (64 MB each at most); a longer batch computes its own.
+_POWER_CACHE_LIMIT = 1 << 23
+_POWER_CACHE: dict[int, np.ndarray] = {}
+
+
 def _powers(base: np.uint64, length: int) -> np.ndarray:
-    out = np.full(length, base, dtype=np.uint64)
+    """``base ** i`` (mod 2**64) for i < ``length``: the same for every batch, so computed once."""
+    cached = _POWER_CACHE.get(int(base))
+    if cached is not None and len(cached) >= length:
+        return cached[:length]
+    size = max(length, 1 << 16)
+    size = 1 << (size - 1).bit_length()  # grow by doubling, so a run computes a few tables
+    if size > _POWER_CACHE_LIMIT:
+        size = length
+    out = np.full(size, base, dtype=np.uint64)
     out[0] = 1
-    return np.cumprod(out, dtype=np.uint64)
+    np.cumprod(out, dtype=np.uint64, out=out)
+    if size <= _POWER_CACHE_LIMIT:
+        _POWER_CACHE[int(base)] = out  # one assignment: a thread never sees a half-built table
+    return out[:length]
 
 
 @dataclass(frozen=True)
@@ -549,6 +566,16 @@ class Tokens:
     word_doc: np.ndarray
     word_hash: np.ndarray  # uint64 hash of each word's characters
     n_docs: int
+    prefix: np.ndarray  # prefix sums of code point * P^position, for ``span_hash``
+
+    def span_hash(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """The hash of ``padded[start:end]`` for each pair: equal spans hash equal anywhere."""
+        return _span_hash(self.prefix, start, end)
+
+
+def _span_hash(prefix: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    # Polynomial hash of every span from prefix sums: (H[end] - H[start]) * P^-start.
+    return (prefix[end] - prefix[start]) * _powers(_PRIME_INVERSE, len(prefix))[start]
 
 
 def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
@@ -565,14 +592,11 @@ def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
     edges = np.diff(np.r_[False, is_word, False].astype(np.int8))
     word_start = np.flatnonzero(edges == 1)
     word_end = np.flatnonzero(edges == -1)
-    # Polynomial hash of every word from prefix sums: (H[end] - H[start]) * P^-start.
-    powers = _powers(_PRIME, len(padded) + 1)
-    inverse = _powers(_PRIME_INVERSE, len(padded) + 1)
     prefix = np.zeros(len(padded) + 1, dtype=np.uint64)
-    np.cumsum(padded.astype(np.uint64) * powers[:-1], out=prefix[1:])
-    word_hash = (prefix[word_end] - prefix[word_start]) * inverse[word_start]
+    np.cumsum(padded * _powers(_PRIME, len(padded)), out=prefix[1:])
+    word_hash = _span_hash(prefix, word_start, word_end)
     return Tokens(
-        padded, doc_of_position, word_start, word_end, doc_of_position[word_start], word_hash, n_docs
+        padded, doc_of_position, word_start, word_end, doc_of_position[word_start], word_hash, n_docs, prefix
     )
 
 
@@ -674,22 +698,36 @@ _YOU_WORDS = ("you", "you're", "youre", "yourself", "ur", "u", "ya", "your", "ya
 _URL_WORDS = ("http", "https", "www")
 
 
-class _LexiconHashes:
-    """Hashes of the lexicon words, computed once (they depend only on the hash function)."""
-
-    _cache: ClassVar[dict[str, np.ndarray]] = {}
-
-    @classmethod
-    def of(cls, name: str, words: Iterable[str]) -> np.ndarray:
-        if name not in cls._cache:
-            cls._cache[name] = np.unique(word_hashes(sorted(words)))
-        return cls._cache[name]
+# Bit flags of the word lists the lexical signals look words up in.
+_IS_YOU, _IS_INSULT, _IS_INSULT_PLURAL, _IS_PROFANE, _IS_URL, _IS_LIKE = 1, 2, 4, 8, 16, 32
 
 
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    # Binary search in the small sorted set: unlike np.isin it never sorts ``values``.
-    index = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[index] == values
+@functools.cache
+def _lexicon_table() -> tuple[np.ndarray, np.ndarray]:
+    """The hashes of every lexicon word, sorted, and each one's flags (computed once: they
+    depend only on the hash function)."""
+    lists = (
+        (_IS_YOU, _YOU_WORDS),
+        (_IS_INSULT, INSULT_WORDS),
+        (_IS_INSULT_PLURAL, INSULT_PLURALS),
+        (_IS_PROFANE, PROFANITY),
+        (_IS_URL, _URL_WORDS),
+        (_IS_LIKE, ("like",)),
+    )
+    each = [(flag, word_hashes(sorted(words))) for flag, words in lists]
+    hashes = np.concatenate([h for _, h in each])
+    bits = np.concatenate([np.full(len(h), flag, dtype=np.uint8) for flag, h in each])
+    table, where = np.unique(hashes, return_inverse=True)
+    flags = np.zeros(len(table), dtype=np.uint8)
+    np.bitwise_or.at(flags, where, bits)
+    return table, flags
+
+
+def _lexicon_flags(word_hash: np.ndarray) -> np.ndarray:
+    """Each word's lexicon flags (0 for a word in no list), from one binary search per word."""
+    table, flags = _lexicon_table()
+    index = np.minimum(np.searchsorted(table, word_hash), len(table) - 1)
+    return np.where(table[index] == word_hash, flags[index], np.uint8(0))
 
 
 #: Names of the lexical signals of ``HashedTextFeatures``, in column order.
@@ -720,12 +758,11 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
     out = np.zeros((n, len(HASHED_LEXICAL_FEATURES)), dtype=np.float64)
     if n == 0:
         return out
-    you = _member(tokens.word_hash, _LexiconHashes.of("you", _YOU_WORDS))
-    insult = _member(tokens.word_hash, _LexiconHashes.of("insult", INSULT_WORDS))
-    if version >= 2:
-        insult |= _member(tokens.word_hash, _LexiconHashes.of("insult plurals", INSULT_PLURALS))
-    profane = _member(tokens.word_hash, _LexiconHashes.of("profanity", PROFANITY))
-    url = _member(tokens.word_hash, _LexiconHashes.of("url", _URL_WORDS))
+    flags = _lexicon_flags(tokens.word_hash)
+    you = (flags & _IS_YOU).astype(bool)
+    insult = (flags & (_IS_INSULT | (_IS_INSULT_PLURAL if version >= 2 else 0))).astype(bool)
+    profane = (flags & _IS_PROFANE).astype(bool)
+    url = (flags & _IS_URL).astype(bool)
     # Name-calling aimed at someone: a demeaning word within three words after "you"/"your",
     # or just before "like you" / "like yourself" ("sociopaths like yourself").
     aimed = np.zeros(len(you), dtype=bool)
@@ -734,7 +771,7 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
         if len(you) > back:
             aimed[back:] |= you[:-back] & same_doc[back]
     if version >= 2 and len(you) > 2:
-        like = tokens.word_hash == _LexiconHashes.of("like", ("like",))[0]
+        like = (flags & _IS_LIKE).astype(bool)
         aimed[:-2] |= like[1:-1] & you[2:] & same_doc[2]
     aimed &= insult | profane
     counts = np.zeros((n, 5))
@@ -1060,15 +1097,22 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         inside = (padded != 32) & (padded != 0)
         edges = np.diff(np.r_[False, inside, False].astype(np.int8))
         chunk_start = np.flatnonzero(edges == 1)
-        pieces = padded.tobytes().decode("utf-32-le").replace("\x00", " ").split(" ")
-        chunks = [piece for piece in pieces if piece]
+        chunk_end = np.flatnonzero(edges == -1)
         rows = prepared.table.shape[0]
-        if not chunks:
+        if not len(chunk_start):
             return np.zeros(0, dtype=np.int64), np.zeros((rows, 0)), chunk_start
-        codes, distinct = pd.factorize(np.asarray(chunks, dtype=object), sort=False)
-        distinct_codes = np.frombuffer("\x00".join(distinct).encode("utf-32-le"), dtype=np.uint32)
+        # Distinct chunks by their hash (as words are told apart), then their code points joined
+        # by 0 as a batch of their own: a chunk's sums do not depend on where it stands.
+        codes, distinct = pd.factorize(tokens.span_hash(chunk_start, chunk_end), sort=False)
+        first = np.empty(len(distinct), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # each chunk's first occurrence
+        lengths = chunk_end[first] - chunk_start[first] + 1  # with the 0 after it
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        distinct_codes = padded[np.repeat(chunk_start[first], lengths) + offsets]
+        distinct_codes[np.cumsum(lengths) - 1] = 0
+        distinct_codes = distinct_codes[:-1]
         distinct_tokens = tokenize(distinct_codes, np.r_[0, np.flatnonzero(distinct_codes == 0) + 1])
-        per_chunk = np.zeros((rows, len(distinct)))
+        per_chunk = np.zeros((rows, len(first)))
         for _, docs, columns in ngram_streams(
             distinct_tokens,
             word_ngram_range=tuple(self.word_ngram_range),
@@ -1079,7 +1123,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         ):
             for j in range(rows):
                 per_chunk[j] += np.bincount(
-                    docs, weights=np.take(prepared.table[j], columns), minlength=len(distinct)
+                    docs, weights=np.take(prepared.table[j], columns), minlength=len(first)
                 )
         return tokens.doc_of_position[chunk_start], per_chunk[:, codes], chunk_start
 

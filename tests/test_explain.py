@@ -85,3 +85,18 @@ def test_span_f1_on_semeval_toxic_spans(shared_data: Path, model) -> None:
     # Highlighting nothing scores about 0.20 here (the rows with empty gold), the whole text 0.14,
     # and every word adding 0.2 or more (the rule until 2026.12) 0.46.
     assert f1 >= 0.49
+
+
+@pytest.mark.parametrize("n_docs", [50, 70_000])
+def test_candidates_are_ordered_as_lexsort_orders_them(n_docs: int) -> None:
+    # By doc, then highest value first, ties in their first order; past 16-bit doc numbers
+    # the order falls back to lexsort itself.
+    import numpy as np
+
+    from moderation.explain import _by_doc_then_value
+
+    rng = np.random.default_rng(0)
+    docs = rng.integers(0, n_docs, 5_000)
+    values = rng.choice([0.5, 0.25, 1.0, 0.125], 5_000) * rng.choice([1, 1, 2], 5_000)
+    assert np.array_equal(_by_doc_then_value(docs, values), np.lexsort((-values, docs)))
+

@@ -129,6 +129,43 @@ def test_linear_scores_equal_the_matrix_product(char_windows: str) -> None:
     assert np.allclose(with_contributions, expected, atol=1e-4)
 
 
+def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power_cache(monkeypatch) -> None:
+    # The powers behind the word and chunk hashes are kept between batches and grown; a batch
+    # longer than the cache computes its own. Neither may change a score.
+    from moderation import features as module
+
+    features = HashedTextFeatures(bits=16, char_windows="chunks").fit(TEXTS)
+    coef = np.random.default_rng(1).normal(size=(2, features.n_output_features_))
+    prepared = features.prepare_linear(coef)
+    expected = features.transform(TEXTS) @ coef.T
+    monkeypatch.setattr(module, "_POWER_CACHE", {})
+    long_batch = [" ".join(TEXTS) * 40] * 3 + TEXTS
+    features.linear_scores(long_batch, prepared)  # grows the cache past what TEXTS need
+    assert np.allclose(features.linear_scores(TEXTS, prepared), expected, atol=1e-4)
+    monkeypatch.setattr(module, "_POWER_CACHE", {})
+    monkeypatch.setattr(module, "_POWER_CACHE_LIMIT", 64)  # every batch is longer than the cache
+    assert np.allclose(features.linear_scores(TEXTS, prepared), expected, atol=1e-4)
+    assert module._POWER_CACHE == {}
+
+
+def test_lexicon_flags_give_a_word_every_list_it_is_in() -> None:
+    from moderation import features as module
+
+    table, _ = module._lexicon_table()
+    assert np.all(np.diff(table.astype(np.uint64)) > 0)  # sorted, no repeats
+    plural = sorted(module.INSULT_PLURALS)[0]
+    words = ["you", "idiot", plural, "fuck", "http", "like", "park"]
+    got = dict(zip(words, module._lexicon_flags(module.word_hashes(words)).tolist(), strict=True))
+    assert got["you"] == module._IS_YOU
+    assert got["idiot"] & module._IS_INSULT and got[plural] & module._IS_INSULT_PLURAL
+    assert got["fuck"] & module._IS_PROFANE
+    assert (got["http"], got["like"], got["park"]) == (module._IS_URL, module._IS_LIKE, 0)
+    both = sorted(module.INSULT_WORDS & module.PROFANITY)
+    if both:  # a word in two lists carries both flags
+        flag = int(module._lexicon_flags(module.word_hashes(both[:1]))[0])
+        assert flag & module._IS_INSULT and flag & module._IS_PROFANE
+
+
 def test_chunk_windows_never_cross_a_space() -> None:
     # With char_windows="chunks" the character n-grams of "ab cd" are those of "ab" and of
     # "cd": the only column the pair adds is its word bigram.
