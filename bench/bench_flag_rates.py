@@ -45,6 +45,10 @@ def _flagged(scored: pd.DataFrame, label: str) -> np.ndarray:
     return scored["flag"].fillna("").str.contains(label).to_numpy()
 
 
+def _unread(scored: pd.DataFrame) -> np.ndarray:
+    return scored["reasons"].fillna("").str.startswith(config.UNREAD_PREFIX).to_numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", default="2026.12-v4,2026.12-v5")
@@ -63,6 +67,8 @@ def main() -> None:
         for label in config.LABELS:
             values = {f"{v} flagged": f"{_flagged(s, label).mean():.3f}" for v, s in scored.items()}
             add(name, len(next(iter(scored.values()))), label, values)
+        values = {f"{v} flagged": f"{_unread(s).mean():.3f}" for v, s in scored.items()}
+        add(name, len(next(iter(scored.values()))), "not read (no flag)", values)
     for label in config.LABELS:
         values = {}
         for m in models:

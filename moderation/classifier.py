@@ -303,7 +303,9 @@ class ModerationModel:
 
     ``score_frame(frame)`` returns a copy of ``frame`` (same rows, same order, same index) with
     ``insult_score``, ``troll_score``, ``flag``, ``reasons`` and ``model_version`` added. The
-    troll head also reads the context of the other rows of the same thread in ``frame``.
+    troll head also reads the context of the other rows of the same thread in ``frame``. A row
+    whose text the model cannot read (fewer than ``config.MIN_KNOWN_WORD_SHARE`` of its words
+    known) keeps its scores but gets no flag, and its reasons start ``config.UNREAD_PREFIX``.
     """
 
     def __init__(
@@ -348,18 +350,21 @@ class ModerationModel:
             return X
         return sparse.hstack([X, sparse.csr_matrix(context)], format="csr", dtype=X.dtype)
 
-    def _text_logits(self, texts: list[str], *, explain: bool = False) -> tuple[np.ndarray, Any]:
-        """Raw linear scores of the text part of both heads (n x 2, intercepts included), and
-        with ``explain`` the per-word contributions from the same pass."""
+    def _text_logits(
+        self, texts: list[str], *, explain: bool = False
+    ) -> tuple[np.ndarray, Any, tuple[np.ndarray, np.ndarray] | None]:
+        """Raw linear scores of the text part of both heads (n x 2, intercepts included), with
+        ``explain`` the per-word contributions from the same pass, and each text's words with a
+        weight and all its words (None when the features cannot tell)."""
         intercept = np.asarray([self.insult_head.intercept_[0], self.troll_head.intercept_[0]])
         if hasattr(self.text_features, "prepare_linear"):
             # The fast path: both heads from one pass over the n-grams, no matrix built.
-            result = self.text_features.linear_scores(texts, self.linear_table(), contributions=explain)
-            logits, contributions = result if explain else (result, None)
-            return logits + intercept, contributions
+            result = self.text_features.linear_pass(texts, self.linear_table(), contributions=explain)
+            words = None if result.known_words is None else (result.known_words, result.n_words)
+            return result.logits + intercept, result.contributions, words
         n_text = self.text_features.n_output_features_
         coef = np.vstack([self.insult_head.coef_[0][:n_text], self.troll_head.coef_[0][:n_text]])
-        return np.asarray(self.text_matrix(texts) @ coef.T) + intercept, None
+        return np.asarray(self.text_matrix(texts) @ coef.T) + intercept, None, None
 
     def context_coef(self) -> np.ndarray:
         """The troll head's weights for the context signals: learned, or the stated prior.
@@ -408,7 +413,7 @@ class ModerationModel:
         # Repeated texts (spam, copy-paste, empty comments) are featurised once.
         codes, unique_texts = pd.factorize(pd.Series(texts, dtype=object), sort=False)
         explain = explain and hasattr(self.text_features, "prepare_linear")
-        unique_logits, contributions = self._text_logits(list(unique_texts), explain=explain)
+        unique_logits, contributions, words = self._text_logits(list(unique_texts), explain=explain)
         logits = unique_logits[codes]
         insult = self.insult_head.calibrated(logits[:, 0])
         troll_logit = logits[:, 1]
@@ -419,13 +424,23 @@ class ModerationModel:
         insult, troll = self.site_scores("insult", insult), self.site_scores("troll", troll)
         scored["insult_score"] = insult
         scored["troll_score"] = troll
-        scored["flag"] = self.flags(insult, troll)
+        flags = self.flags(insult, troll)
         reasons = np.full(len(texts), "", dtype=object)
+        unread = np.zeros(len(texts), dtype=bool)
+        if words is not None:
+            known, n_words = words[0][codes], words[1][codes]
+            unread = (n_words > 0) & (known < config.MIN_KNOWN_WORD_SHARE * n_words)
+            flags[unread] = ""
+            reasons[unread] = [
+                f"{config.UNREAD_PREFIX}the model knows {k} of its {n} words (another language?)"
+                for k, n in zip(known[unread].astype(int).tolist(), n_words[unread].tolist(), strict=True)
+            ]
+        scored["flag"] = flags
         if explain:
             from moderation.explain import reasons_from_contributions
 
             floor = {label: min(config.REASON_MIN_SCORE, self.thresholds[label]) for label in config.LABELS}
-            wanted = np.flatnonzero((insult >= floor["insult"]) | (troll >= floor["troll"]))
+            wanted = np.flatnonzero(((insult >= floor["insult"]) | (troll >= floor["troll"])) & ~unread)
             if len(wanted):
                 reasons[wanted] = reasons_from_contributions(
                     self,

@@ -149,6 +149,10 @@ def _candidates(
         )
         unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         summed = np.bincount(inverse, weights=c.word_values[word_index, head], minlength=len(unique_keys))
+        # In the order the words first appear, so that ties rank the same whatever else is in
+        # the batch (the keys' order depends on the doc numbers).
+        in_text_order = np.argsort(first, kind="stable")
+        first, summed = first[in_text_order], summed[in_text_order]
         docs.append(c.word_doc[word_index[first]])
         values.append(summed)
         kinds.append(np.full(len(first), _KIND_WORD))

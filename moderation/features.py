@@ -600,6 +600,33 @@ def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
     )
 
 
+def plain_words(tokens: Tokens) -> np.ndarray:
+    """Which words are prose: not part of an @mention, #hashtag or link, and not a number.
+
+    A mention, hashtag or link is the whole space-separated chunk of the folded text that holds
+    an "@" or "#", or "://", or starts with "www.": "@insta_trixx" is two words of a handle, not
+    two unknown words.
+    """
+    padded = tokens.padded
+    inside = (padded != 32) & (padded != 0)
+    edges = np.diff(np.r_[False, inside, False].astype(np.int8))
+    chunk_start = np.flatnonzero(edges == 1)
+    plain = np.ones(len(tokens.word_start), dtype=bool)
+    if not len(chunk_start) or not len(plain):
+        return plain
+    marked = (padded == ord("@")) | (padded == ord("#"))
+    marked[:-2] |= (padded[:-2] == ord(":")) & (padded[1:-1] == ord("/")) & (padded[2:] == ord("/"))
+    # "www." is "w." once folded (runs of three letters are cut to one).
+    www = chunk_start[chunk_start + 1 < len(padded)]
+    marked[www[(padded[www] == ord("w")) & (padded[www + 1] == ord("."))]] = True
+    chunk_marked = np.zeros(len(chunk_start), dtype=bool)
+    chunk_marked[np.searchsorted(chunk_start, np.flatnonzero(marked), side="right") - 1] = True
+    plain &= ~chunk_marked[np.searchsorted(chunk_start, tokens.word_start, side="right") - 1]
+    not_digit = np.r_[0, np.cumsum((padded < ord("0")) | (padded > ord("9")))]
+    plain &= not_digit[tokens.word_end] > not_digit[tokens.word_start]
+    return plain
+
+
 def word_hashes(words: Iterable[str]) -> np.ndarray:
     """The hash ``tokenize`` gives each of ``words`` (already folded, one word each)."""
     words = list(words)
@@ -856,6 +883,19 @@ class Contributions:
         )
 
 
+@dataclass(frozen=True)
+class LinearPass:
+    """What ``HashedTextFeatures.linear_pass`` finds in one pass over a batch of texts."""
+
+    logits: np.ndarray  # n x heads: the heads' text scores, intercepts not included
+    contributions: Contributions | None  # with ``contributions=True``
+    # Per text, of its prose words (``plain_words``): those with a weight (seen in training,
+    # or sharing a hashed column with a word that was), and all of them. None when the word
+    # n-grams start above unigrams.
+    known_words: np.ndarray | None
+    n_words: np.ndarray | None
+
+
 class HashedTextFeatures(TransformerMixin, BaseEstimator):
     """Word and character n-grams hashed into one column space, with the lexical signals.
 
@@ -994,6 +1034,13 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         a space, the word it ends in; with ``char_windows="chunks"`` shared out among the words
         of their chunk); word bigrams, and trigrams, to the pair they start with.
         """
+        result = self.linear_pass(texts, prepared, contributions=contributions)
+        return (result.logits, result.contributions) if contributions else result.logits
+
+    def linear_pass(
+        self, texts: list[str], prepared: LinearTable, *, contributions: bool = False
+    ) -> LinearPass:
+        """``linear_scores`` with everything the pass learns on the way (see ``LinearPass``)."""
         check_is_fitted(self, "idf_")
         n = len(texts)
         codes, starts = fold_codepoints(texts)
@@ -1015,6 +1062,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             word_raw = np.zeros((2, heads, n_words))
             pair_raw = np.zeros((heads, max(n_words - 1, 0)))
         sums = np.zeros((2, heads + 1, n))
+        known_words = prose_words = None
         word_order = 0
         for block, docs, columns in ngram_streams(
             tokens,
@@ -1024,7 +1072,12 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             char_windows=self.char_windows,
             blocks=(0,) if chunked else (0, 1),
         ):
-            sums[block, 0] += np.bincount(docs, weights=np.take(prepared.table[0], columns), minlength=n)
+            idf_squared = np.take(prepared.table[0], columns)
+            sums[block, 0] += np.bincount(docs, weights=idf_squared, minlength=n)
+            if block == 0 and word_order == 0 and self.word_ngram_range[0] == 1:
+                prose = plain_words(tokens)
+                known_words = np.bincount(docs[prose], weights=idf_squared[prose] > 0, minlength=n)
+                prose_words = np.bincount(docs[prose], minlength=n)
             if contributions and block == 1:
                 span = len(tokens.padded) - len(columns) + 1  # this stream's n-gram length
                 owner = word_at[: len(columns)]
@@ -1066,7 +1119,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
         for block in (0, 1):
             out += (sums[block, 1:, :] * inverse_norm[block]).T
         if not contributions:
-            return out
+            return LinearPass(out, None, known_words, prose_words)
         word_doc = tokens.word_doc
         word_values = (word_raw[0] * inverse_norm[0][word_doc] + word_raw[1] * inverse_norm[1][word_doc]).T
         pair_values = (pair_raw * inverse_norm[0][word_doc[:-1]]).T if n_words > 1 else np.zeros((0, heads))
@@ -1082,7 +1135,7 @@ class HashedTextFeatures(TransformerMixin, BaseEstimator):
             pair_values=pair_values,
             lexical_values=lexical[:, :, None] * prepared.lexical.T[None, :, :],
         )
-        return out, explained
+        return LinearPass(out, explained, known_words, prose_words)
 
     def _chunk_sums(self, tokens: Tokens, prepared: LinearTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The character n-gram sums of every chunk of the batch, each distinct chunk hashed once.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from moderation import config
 from moderation.errors import OutputError
 from moderation.ingest import ReadReport, RejectsSink, read_comments, rejects_path_for
 from moderation.output import FrameWriter
@@ -38,6 +39,7 @@ class ScoreSummary:
     rows_read: int = 0
     rows_scored: int = 0
     rows_rejected: int = 0
+    rows_unread: int = 0  # scored but not flagged: the model knows under half their words
     model_version: str = ""
     output: str = ""
     rejects_path: str = ""
@@ -49,8 +51,11 @@ class ScoreSummary:
         rejected = f"rejected {self.rows_rejected:,}"
         if self.rows_rejected:
             rejected += f" (see {self.rejects_path})"
+        unread = ""
+        if self.rows_unread:
+            unread = f" ({self.rows_unread:,} not flagged: the model knows under half their words)"
         return (
-            f"read {self.rows_read:,} rows, scored {self.rows_scored:,}, {rejected}; "
+            f"read {self.rows_read:,} rows, scored {self.rows_scored:,}{unread}, {rejected}; "
             f"model {self.model_version}; wrote {self.output}"
         )
 
@@ -169,6 +174,7 @@ def score_files(
         for scored in scored_frames:
             writer.write(scored, signature=signature)
             summary.rows_scored += len(scored)
+            summary.rows_unread += int(scored["reasons"].str.startswith(config.UNREAD_PREFIX).sum())
             if want_rollups:
                 kept.append(_compact(scored))
             if on_progress is not None:

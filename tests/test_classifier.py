@@ -96,6 +96,40 @@ def test_flags_follow_the_card_thresholds(model: ModerationModel) -> None:
         assert row.flag == ",".join(expected)
 
 
+def test_a_comment_the_model_cannot_read_is_not_flagged_and_says_why(model: ModerationModel) -> None:
+    # Chinese, German and romanised Urdu: most of their words were never seen in training, so
+    # the scores rest on priors; "@handles", links and numbers do not count as words at all.
+    foreign = [
+        "有邮件回复么？结果就是进度不一致。唉，粗心 呵呵 是啊",
+        "Ich habe neulich bei einem Supermarkt angefangen zu arbeiten",
+        "Mubarh ho subh pakistanio ko",
+    ]
+    english = ["@some_user @other_user42 you are a pathetic idiot http://t.co/x1y2 2024", "great post"]
+    scored = model.score_frame(_frame(foreign + english))
+    unread = scored["reasons"].str.startswith(config.UNREAD_PREFIX)
+    assert unread.tolist() == [True] * len(foreign) + [False] * len(english)
+    assert scored.loc[unread, "reasons"].str.contains(r"knows \d+ of its \d+ words").all()
+    assert scored.loc[len(foreign), "flag"].startswith("insult")  # handles and links are not words
+    # Only the flag is withheld, also where a score reaches its threshold; the scores stay.
+    over = (scored["troll_score"] >= model.thresholds["troll"]) | (
+        scored["insult_score"] >= model.thresholds["insult"]
+    )
+    assert over[unread].any()
+    assert (scored.loc[unread, "flag"] == "").all()
+    alone = model.score_texts(foreign).to_numpy()
+    assert np.allclose(alone, scored.loc[unread, ["insult_score", "troll_score"]].to_numpy())
+
+
+def test_reasons_of_a_comment_do_not_depend_on_what_else_is_in_the_frame(model: ModerationModel) -> None:
+    # Ties (the words of one "@a_b" chunk share its character n-grams) rank in text order.
+    text = "'@Daa_Boy_Rell @sluttyboy_kush @keem_Escobar you. A bitch too"
+    others = ["You are a pathetic idiot", "Thanks for sharing", "有邮件回复么？", "nobody cares, loser"]
+    alone = model.score_frame(_frame([text])).loc[0, "reasons"]
+    for batch in ([*others, text], [text, *others[::-1]], [others[2], text]):
+        scored = model.score_frame(_frame(batch))
+        assert scored.loc[batch.index(text), "reasons"] == alone
+
+
 def test_reasons_name_the_offending_words(model: ModerationModel) -> None:
     scored = model.score_frame(_frame(["You are a pathetic id10t", "See you at the game tomorrow"]))
     assert scored.loc[0, "reasons"].startswith("insult: ")

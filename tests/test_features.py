@@ -148,6 +148,22 @@ def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power
     assert module._POWER_CACHE == {}
 
 
+def test_plain_words_leave_out_handles_hashtags_links_and_numbers() -> None:
+    from moderation import features as module
+
+    texts = ["@insta_trixx you are #so_done, see www.x.com or https://t.co/ab12 in 2024 lol", "@only"]
+    codes, starts = module.fold_codepoints(texts)
+    tokens = module.tokenize(codes, starts)
+    spans = zip(tokens.word_start.tolist(), tokens.word_end.tolist(), strict=True)
+    words = [tokens.padded[a:b].tobytes().decode("utf-32-le") for a, b in spans]
+    plain = [w for w, keep in zip(words, module.plain_words(tokens), strict=True) if keep]
+    assert plain == ["you", "are", "see", "or", "in", "lol"]
+    features = HashedTextFeatures(bits=12, min_df=1).fit(["you are so lol", "see it"])
+    found = features.linear_pass(texts, features.prepare_linear(np.zeros((2, features.n_output_features_))))
+    assert found.n_words.tolist() == [6, 0]
+    assert found.known_words[0] >= 4  # you, are, see, lol were seen ("or", "in" may share a column)
+
+
 def test_lexicon_flags_give_a_word_every_list_it_is_in() -> None:
     from moderation import features as module
 
