@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from moderation import config
-from moderation.features import (
+from moderation.kernel import (  # not moderation.features: scoring explains without scikit-learn
     CONTEXT_FEATURES,
     HASHED_LEXICAL_FEATURES,
-    LEXICAL_FEATURES,
     Contributions,
-    HashedTextFeatures,
+    HashedLinearScoring,
     fold_texts,
     word_hashes,
 )
@@ -59,7 +57,6 @@ _READABLE = {
     "repetition": "repeats itself",
     "title_distance": "off topic",
 }
-assert all(n in _READABLE for n in (*LEXICAL_FEATURES, *HASHED_LEXICAL_FEATURES, *CONTEXT_FEATURES))
 
 # Words too common to be a reason on their own ("you", "a"); phrases holding them still are.
 _NOT_A_REASON = [
@@ -257,7 +254,7 @@ def reasons_for(
     to ``config.REASON_TERMS`` terms that pushed it up.
     """
     texts = [t if isinstance(t, str) else "" for t in texts]
-    if not isinstance(model.text_features, HashedTextFeatures):
+    if not isinstance(model.text_features, HashedLinearScoring):
         raise TypeError(
             "reasons need a model built on HashedTextFeatures; retrain it with 'moderation train'"
         )
@@ -370,6 +367,8 @@ def explain_spans(
     if only_scored and texts:
         scores = model.score_texts(texts)[f"{label}_score"].to_numpy()
         wanted = scores >= min(config.REASON_MIN_SCORE, model.thresholds[label])
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # spans are for the dashboard
+
     out: list[list[tuple[int, int, str]]] = []
     for text, spans, keep in zip(texts, token_contributions(model, texts, label=label), wanted, strict=True):
         content = [s for s in spans if _letters(text[s[0] : s[1]]) not in ENGLISH_STOP_WORDS] if keep else []

@@ -12,15 +12,10 @@ from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from moderation import config
-from moderation.classifier import (
-    _NUL_AND_CONTROLS,
-    CalibratedLinearHead,
-    ModerationModel,
-    SiteCalibration,
-    _model_text,
-)
+from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration
 from moderation.errors import ModelError
 from moderation.evaluate import expected_calibration_error
+from moderation.model import _NUL_AND_CONTROLS, _model_text
 from moderation.registry import load_model
 
 # Out-of-fold calibration means each row's weight changes which fold calibrates which row, so a

@@ -100,3 +100,10 @@ def test_candidates_are_ordered_as_lexsort_orders_them(n_docs: int) -> None:
     values = rng.choice([0.5, 0.25, 1.0, 0.125], 5_000) * rng.choice([1, 1, 2], 5_000)
     assert np.array_equal(_by_doc_then_value(docs, values), np.lexsort((-values, docs)))
 
+
+def test_every_signal_has_a_readable_name() -> None:
+    from moderation.explain import _READABLE
+    from moderation.features import CONTEXT_FEATURES, HASHED_LEXICAL_FEATURES, LEXICAL_FEATURES
+
+    assert {*LEXICAL_FEATURES, *HASHED_LEXICAL_FEATURES, *CONTEXT_FEATURES} <= set(_READABLE)
+

@@ -132,7 +132,7 @@ def test_linear_scores_equal_the_matrix_product(char_windows: str) -> None:
 def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power_cache(monkeypatch) -> None:
     # The powers behind the word and chunk hashes are kept between batches and grown; a batch
     # longer than the cache computes its own. Neither may change a score.
-    from moderation import features as module
+    from moderation import kernel as module
 
     features = HashedTextFeatures(bits=16, char_windows="chunks").fit(TEXTS)
     coef = np.random.default_rng(1).normal(size=(2, features.n_output_features_))
@@ -149,7 +149,7 @@ def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power
 
 
 def test_plain_words_leave_out_handles_hashtags_links_and_numbers() -> None:
-    from moderation import features as module
+    from moderation import kernel as module
 
     texts = ["@insta_trixx you are #so_done, see www.x.com or https://t.co/ab12 in 2024 lol", "@only"]
     codes, starts = module.fold_codepoints(texts)
@@ -165,7 +165,7 @@ def test_plain_words_leave_out_handles_hashtags_links_and_numbers() -> None:
 
 
 def test_lexicon_flags_give_a_word_every_list_it_is_in() -> None:
-    from moderation import features as module
+    from moderation import kernel as module
 
     table, _ = module._lexicon_table()
     assert np.all(np.diff(table.astype(np.uint64)) > 0)  # sorted, no repeats
