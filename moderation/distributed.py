@@ -47,7 +47,7 @@ def _model(model_ref: str | None):
     if key not in _models:
         from moderation.registry import load_model
 
-        _models[key] = load_model(model_ref)
+        _models[key] = load_model(model_ref, for_scoring=True)
     return _models[key]
 
 

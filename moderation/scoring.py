@@ -69,7 +69,7 @@ def _init_worker(model_ref: str | None) -> None:
     global _worker_model
     from moderation.registry import load_model
 
-    _worker_model = load_model(model_ref)
+    _worker_model = load_model(model_ref, for_scoring=True)
 
 
 def _use_model(model: object) -> None:
@@ -97,7 +97,7 @@ def score_frames(
         if model is None:
             from moderation.registry import load_model
 
-            model = load_model(model_ref)
+            model = load_model(model_ref, for_scoring=True)
         for frame in frames:
             yield model.score_frame(frame)  # type: ignore[attr-defined]
         return
@@ -130,7 +130,7 @@ def score_files(
     from moderation.registry import load_model
 
     inputs = list(inputs)
-    model = load_model(model_ref)
+    model = load_model(model_ref, for_scoring=True)
     summary = ScoreSummary(model_version=model.version, output=str(output))
     rejects_path = rejects_path_for(output)
     summary.rejects_path = str(rejects_path)

@@ -86,6 +86,78 @@ def test_tampered_artifact_is_refused_before_joblib_reads_it(models_dir: Path, m
     assert error.value.hint
 
 
+def _thread_frame() -> pd.DataFrame:
+    texts = ["you are an idiot", "thanks, nice article", "shut up troll", "有邮件回复么？呵呵 是啊", "", "ok"]
+    return pd.DataFrame(
+        {
+            "comment_id": [f"c{i}" for i in range(len(texts))],
+            "thread_id": ["t1", "t1", "t1", "t2", "t2", "t3"],
+            "parent_id": ["", "c0", "c1", "", "c3", ""],
+            "author": ["ann", "bob", "ann", "li", "li", ""],
+            "thread_title": ["Council vote", "Council vote", "Council vote", "", "", ""],
+            "text": texts,
+        }
+    )
+
+
+def test_a_model_loaded_for_scoring_scores_byte_for_byte_as_the_full_one(models_dir: Path) -> None:
+    full = registry.load_model("v1", models_dir=models_dir)
+    lite = registry.load_model("v1", models_dir=models_dir, for_scoring=True)
+    assert type(lite.text_features).__name__ == "ScoringHashedFeatures"
+    assert type(lite.insult_head).__name__ == "ScoringHead"
+    assert type(lite.insult_head.calibrator_).__name__ == "ScoringLogistic"
+    assert (lite.version, lite.thresholds) == (full.version, full.thresholds)
+    frame = _thread_frame()
+    pd.testing.assert_frame_equal(lite.score_frame(frame), full.score_frame(frame), check_exact=True)
+    with pytest.raises(AttributeError):
+        lite.text_features.transform(["no matrices from a scoring-only model"])
+
+
+def test_the_shipped_model_loads_for_scoring_without_scikit_learn_or_scipy(model) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pandas as pd\n"
+        "from moderation.registry import load_model\n"
+        "m = load_model(for_scoring=True)\n"
+        "m.score_frame(pd.DataFrame({'text': ['you are an idiot', 'thanks']}))\n"
+        "loaded = {k.split('.')[0] for k in sys.modules}\n"
+        "print(type(m.troll_head).__name__, sorted(loaded & {'sklearn', 'scipy'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["ScoringHead", "[]"]
+    lite = registry.load_model(for_scoring=True)
+    frame = _thread_frame()
+    pd.testing.assert_frame_equal(lite.score_frame(frame), model.score_frame(frame), check_exact=True)
+
+
+def test_an_artifact_with_no_scoring_only_form_loads_in_full(tmp_path: Path) -> None:
+    # An isotonic calibrator has no scoring-only class: the model loads as it was saved.
+    model = tiny_model("v1")
+    X = model.text_features.transform(TEXTS)
+    y = [1, 1, 1, 1, 0, 0, 0, 0] * 3
+    model.insult_head = CalibratedLinearHead(cv=3, calibration="isotonic").fit(X, y)
+    registry.save_model(model, models_dir=tmp_path)
+    lite = registry.load_model("v1", models_dir=tmp_path, for_scoring=True)
+    assert type(lite.insult_head) is CalibratedLinearHead
+    frame = _thread_frame()
+    full = registry.load_model("v1", models_dir=tmp_path)
+    pd.testing.assert_frame_equal(lite.score_frame(frame), full.score_frame(frame), check_exact=True)
+
+
+def test_a_tampered_artifact_is_refused_before_a_scoring_load_reads_it(models_dir: Path, monkeypatch) -> None:
+    artifact = models_dir / "v1" / config.MODEL_ARTIFACT
+    artifact.write_bytes(artifact.read_bytes() + b"\x00")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the artifact was unpickled although it failed verification")
+
+    monkeypatch.setattr(registry, "_load_artifact", never)
+    with pytest.raises(ModelIntegrityError, match="does not match its card"):
+        registry.load_model("v1", models_dir=models_dir, for_scoring=True)
+
+
 def test_card_without_file_list_is_refused(models_dir: Path) -> None:
     card_path = models_dir / "v1" / config.MODEL_CARD
     card = json.loads(card_path.read_text())
