@@ -73,16 +73,20 @@ def test_load_by_version_and_by_path_score_alike(models_dir: Path) -> None:
     pd.testing.assert_frame_equal(by_version.score_frame(texts), by_path.score_frame(texts))
 
 
-def test_tampered_artifact_is_refused_before_joblib_reads_it(models_dir: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("for_scoring", [False, True])
+def test_tampered_artifact_is_refused_before_joblib_reads_it(
+    models_dir: Path, monkeypatch, for_scoring: bool
+) -> None:
     artifact = models_dir / "v1" / config.MODEL_ARTIFACT
     artifact.write_bytes(artifact.read_bytes() + b"\x00")
 
     def never(*args, **kwargs):
-        raise AssertionError("joblib.load ran on a file that failed verification")
+        raise AssertionError("the artifact was read although it failed verification")
 
     monkeypatch.setattr(joblib, "load", never)
+    monkeypatch.setattr(registry, "_load_artifact", never)  # the scoring-only unpickler too
     with pytest.raises(ModelIntegrityError, match="does not match its card") as error:
-        registry.load_model("v1", models_dir=models_dir)
+        registry.load_model("v1", models_dir=models_dir, for_scoring=for_scoring)
     assert error.value.hint
 
 
@@ -144,18 +148,6 @@ def test_an_artifact_with_no_scoring_only_form_loads_in_full(tmp_path: Path) -> 
     frame = _thread_frame()
     full = registry.load_model("v1", models_dir=tmp_path)
     pd.testing.assert_frame_equal(lite.score_frame(frame), full.score_frame(frame), check_exact=True)
-
-
-def test_a_tampered_artifact_is_refused_before_a_scoring_load_reads_it(models_dir: Path, monkeypatch) -> None:
-    artifact = models_dir / "v1" / config.MODEL_ARTIFACT
-    artifact.write_bytes(artifact.read_bytes() + b"\x00")
-
-    def never(*args, **kwargs):
-        raise AssertionError("the artifact was unpickled although it failed verification")
-
-    monkeypatch.setattr(registry, "_load_artifact", never)
-    with pytest.raises(ModelIntegrityError, match="does not match its card"):
-        registry.load_model("v1", models_dir=models_dir, for_scoring=True)
 
 
 def test_card_without_file_list_is_refused(models_dir: Path) -> None:
