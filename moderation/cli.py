@@ -455,6 +455,12 @@ def evaluate(
     ] = "insult",
     format: FormatOpt = "auto",
     text_column: TextColumnOpt = None,
+    positive: Annotated[
+        str, typer.Option("--positive", help="label values that mean positive, comma-separated (e.g. TIN)")
+    ] = "",
+    negative: Annotated[
+        str, typer.Option("--negative", help="label values that mean negative, comma-separated (e.g. NULL)")
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print every figure as JSON")] = False,
 ) -> None:
     """Print ROC AUC, average precision, F1 at the model's threshold and calibration error."""
@@ -469,6 +475,8 @@ def evaluate(
         label=label,
         text_column=text_column,
         format=format,
+        positive=[v for v in positive.split(",") if v.strip()],
+        negative=[v for v in negative.split(",") if v.strip()],
     )
     if as_json:
         typer.echo(json.dumps(result, indent=2))

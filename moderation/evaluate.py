@@ -41,23 +41,41 @@ NEGATIVE_LABEL_VALUES = frozenset(
 )
 
 
-def binary_labels(values: pd.Series) -> np.ndarray:
+def binary_labels(
+    values: pd.Series, *, positive: Iterable[str] = (), negative: Iterable[str] = ()
+) -> np.ndarray:
     """0/1 labels from a label column: numbers (> 0.5 is positive), booleans or known words.
 
+    ``positive`` and ``negative`` add words of the dump's own (any case): OLID's subtask B
+    column holds TIN, UNT and NULL, and NULL (not offensive at all) is a negative for insult.
     Missing values become NaN (left out of every metric).
     """
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().sum() == values.notna().sum():
-        return np.where(numeric.isna(), np.nan, (numeric > 0.5).astype(float))
+    extra_positive = {str(v).strip().lower() for v in positive}
+    extra_negative = {str(v).strip().lower() for v in negative}
+    both = sorted(extra_positive & extra_negative)
+    if both:
+        raise InputError(
+            f"label values {both} are given as both positive and negative", hint="give each value once"
+        )
+    positives = (POSITIVE_LABEL_VALUES - extra_negative) | extra_positive
+    negatives = (NEGATIVE_LABEL_VALUES - extra_positive) | extra_negative
     words = values.astype("string").str.strip().str.lower()
-    unknown = sorted(set(words.dropna()) - POSITIVE_LABEL_VALUES - NEGATIVE_LABEL_VALUES - {""})
+    numeric = pd.to_numeric(values, errors="coerce")
+    is_positive = words.isin(list(positives)).to_numpy(dtype=bool)
+    is_negative = words.isin(list(negatives)).to_numpy(dtype=bool)
+    missing = (words.isna() | (words == "")).to_numpy(dtype=bool)
+    is_number = numeric.notna().to_numpy(dtype=bool) & ~is_positive & ~is_negative
+    unknown = sorted(set(words[~(is_positive | is_negative | is_number | missing)]))
     if unknown:
         raise InputError(
             f"label values {unknown[:5]} are neither positive nor negative",
-            hint="use 0/1, true/false, or one of " + ", ".join(sorted(POSITIVE_LABEL_VALUES)),
+            hint="use 0/1, true/false or one of " + ", ".join(sorted(POSITIVE_LABEL_VALUES))
+            + "; or name the dump's own values with --positive and --negative (comma-separated)",
         )
-    out = np.array(words.isin(list(POSITIVE_LABEL_VALUES)).astype(float).to_numpy(), copy=True)
-    out[(words.isna() | (words == "")).to_numpy(dtype=bool)] = np.nan
+    out = np.full(len(values), np.nan)
+    out[is_number] = (numeric.to_numpy(dtype=np.float64)[is_number] > 0.5).astype(float)
+    out[is_positive] = 1.0
+    out[is_negative] = 0.0
     return out
 
 
@@ -244,11 +262,18 @@ def threshold_for_precision(
 
 
 def evaluate_model(
-    model: Any, frame: pd.DataFrame, *, label_column: str, label: str = "insult"
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    label_column: str,
+    label: str = "insult",
+    positive: Iterable[str] = (),
+    negative: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Score ``frame`` with ``model`` and compare ``label`` scores with ``frame[label_column]``.
 
     Rows whose label is missing are left out. ``label`` picks the head: ``insult`` or ``troll``.
+    ``positive`` and ``negative``: the dump's own label words (see ``binary_labels``).
     """
     if label not in config.LABELS:
         raise InputError(f"unknown label {label!r}", hint="use --label insult or --label troll")
@@ -257,7 +282,7 @@ def evaluate_model(
             f"no label column {label_column!r}; columns are {', '.join(map(str, frame.columns))}",
             hint="pass --label-column with the column holding the 0/1 labels",
         )
-    y = binary_labels(frame[label_column])
+    y = binary_labels(frame[label_column], positive=positive, negative=negative)
     scored = model.score_frame(frame, explain=False)
     result = evaluate_scores(y, scored[f"{label}_score"].to_numpy(), threshold=model.thresholds[label])
     result.update({"label": label, "label_column": label_column, "model_version": model.version})
@@ -272,6 +297,8 @@ def evaluate_files(
     label: str = "insult",
     text_column: str | None = None,
     format: str = "auto",
+    positive: Iterable[str] = (),
+    negative: Iterable[str] = (),
 ) -> dict[str, Any]:
     """``evaluate_model`` over dump files read with ``read_comments`` (whole input in memory)."""
     from moderation.ingest import read_comments
@@ -285,4 +312,6 @@ def evaluate_files(
         matches = [c for c in frame.columns if str(c).lower() == label_column.lower()]
         if matches:
             label_column = matches[0]
-    return evaluate_model(model, frame, label_column=label_column, label=label)
+    return evaluate_model(
+        model, frame, label_column=label_column, label=label, positive=positive, negative=negative
+    )

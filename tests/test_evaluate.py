@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,38 @@ def test_unknown_label_words_and_missing_columns_say_what_to_do() -> None:
     with pytest.raises(MissingColumnError) as error:
         evaluate_model(load_model(), pd.DataFrame({"text": ["a"]}), label_column="Insult")
     assert "--label-column" in error.value.hint
+
+
+def test_the_dumps_own_label_words_can_be_named() -> None:
+    values = pd.Series(["TIN", "UNT", "NULL", "", "1", "yes"], dtype=object)
+    with pytest.raises(InputError, match="neither positive nor negative") as error:
+        binary_labels(values)
+    assert "--negative" in error.value.hint
+    np.testing.assert_array_equal(binary_labels(values, negative=["null"]), [1, 0, 0, np.nan, 1, 1])
+    # A word named the other way round than the built-in lists overrides them.
+    np.testing.assert_array_equal(
+        binary_labels(values, positive=["UNT", "NULL"], negative=["yes"]), [1, 1, 1, np.nan, 1, 0]
+    )
+    with pytest.raises(InputError, match="both positive and negative"):
+        binary_labels(values, positive=["null"], negative=["NULL"])
+
+
+@pytest.mark.shared
+def test_evaluate_reads_olid_subtask_b_with_null_named_negative(shared_data: Path) -> None:
+    import subprocess
+    import sys
+
+    path = shared_data / "olid" / "olid-test-merged.tsv"
+    command = [sys.executable, "-m", "moderation.cli", "evaluate", "active", str(path),
+               "--text-column", "tweet", "--label-column", "subtask_b", "--json"]  # fmt: skip
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "--negative" in refused.stderr and "Traceback" not in refused.stderr
+    done = subprocess.run([*command, "--negative", "NULL"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    labels = pd.read_csv(path, sep="\t")["subtask_b"]
+    assert (result["n"], result["positives"]) == (len(labels), int((labels == "TIN").sum()))
+    assert result["auc"] >= 0.70  # targeted insults against everything else, as the card's OLID split
 
 
 @pytest.mark.shared
