@@ -29,6 +29,7 @@ from moderation.errors import EmptyInputError, InputError, MissingColumnError
 from moderation.ingest.base import (
     ReadOptions,
     ReadReport,
+    normalized_text_array,
     normalized_texts,
     register,
     stable_comment_id,
@@ -128,20 +129,27 @@ def _as_strings(series: pd.Series) -> list[str]:
     return out
 
 
+def _string_cells(series: pd.Series) -> pd.api.extensions.ExtensionArray | list[str]:
+    """``_as_strings``, except that a text column stays a text array (no Python strings made)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.fillna("").array
+    return _as_strings(series)
+
+
 def canonicalize(
     chunk: pd.DataFrame, mapping: ColumnMap, *, source: Path, records: list[int]
 ) -> pd.DataFrame:
     """Turn one chunk of input rows into canonical rows, keeping every input column."""
-    originals = _as_strings(chunk[mapping.text])
-    out: dict[str, list] = {}
+    originals = _string_cells(chunk[mapping.text])
+    out: dict[str, object] = {}
 
-    def strings(column: str | None) -> list[str]:
+    def strings(column: str | None) -> pd.api.extensions.ExtensionArray | list[str]:
         # A JSON lines chunk may lack a field the first record had: its rows have no value.
-        return _as_strings(chunk[column]) if column and column in chunk.columns else [""] * len(chunk)
+        return _string_cells(chunk[column]) if column and column in chunk.columns else [""] * len(chunk)
 
-    ids = [
-        i or stable_comment_id(source, r) for i, r in zip(strings(mapping.comment_id), records, strict=True)
-    ]
+    ids = strings(mapping.comment_id)
+    if isinstance(ids, list) or (ids == "").any():
+        ids = [i or stable_comment_id(source, r) for i, r in zip(ids, records, strict=True)]
     out["comment_id"] = ids
     out["thread_id"] = strings(mapping.thread_id)
     out["parent_id"] = strings(mapping.parent_id)
@@ -150,7 +158,11 @@ def canonicalize(
     out["created_at"] = (
         to_iso_utc(chunk[created]) if created and created in chunk.columns else [""] * len(ids)
     )
-    out["text"] = normalized_texts(originals)
+    if isinstance(originals, list):
+        out["text"] = normalized_texts(originals)
+    else:
+        texts = pa.array(originals, type=pa.large_string())
+        out["text"] = normalized_text_array(texts).to_pandas().array
     out["depth"] = [0] * len(ids)
     out["thread_title"] = strings(mapping.thread_title)
     out["status"] = [""] * len(ids)
@@ -606,7 +618,8 @@ def _flat_json_frame(block: bytes, count: int, text_column: str | None) -> pd.Da
         block[:1] != b"{"
         or block.count(b"\n{") != count - 1  # every line starts an object: no blank line
         or len(block) > config.MAX_LINE_BYTES
-        or block.count(b"\r") != block.count(b"\r\n")  # a lone CR also ends a line in text mode
+        # A lone CR also ends a line in text mode.
+        or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
     ):
         return None
     try:
