@@ -111,8 +111,10 @@ def html_to_text(fragment: str) -> str:
         parser.feed(fragment)
         parser.close()
         text = "".join(parser.parts)
-    text = _TRAILING_SPACE.sub("\n", text)
-    return _MANY_BLANK_LINES.sub("\n\n", text).strip("\n")
+    if "\n" in text:  # both patterns need a line break
+        text = _TRAILING_SPACE.sub("\n", text)
+        text = _MANY_BLANK_LINES.sub("\n\n", text)
+    return text.strip("\n")
 
 
 def _decode_byte_run(match: re.Match) -> str:
@@ -183,9 +185,15 @@ def _normalize_steps(text: str, *, is_html: bool | None) -> str:
         text = html_to_text(text)
     elif "&" in text:
         text = html.unescape(text) if re.search(r"&(?:#\d+|#x[0-9a-f]+|[a-z]+);", text, re.I) else text
-    text = _NEWLINES.sub("\n", text)
-    text = _CONTROL.sub("", text)
-    if not text.isascii():
-        text = _INVISIBLE.sub("", text)
+    ascii_only = text.isascii()
+    if "\r" in text or (not ascii_only and _NEWLINES.search(text)):
+        text = _NEWLINES.sub("\n", text)
+    # Every control, zero-width and bidi character is unprintable: a printable text has none.
+    printable = text.isprintable()
+    if not printable:
+        text = _CONTROL.sub("", text)
+    if not ascii_only:
+        if not printable:
+            text = _INVISIBLE.sub("", text)
         text = unicodedata.normalize("NFC", text)
     return text.strip()

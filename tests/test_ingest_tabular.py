@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from moderation import config
 from moderation.errors import EmptyInputError, InputError, MissingColumnError
 from moderation.ingest import ReadReport, RejectsSink, detect_format, read_comments, tabular
+from moderation.ingest.base import ReadOptions
 
 
 def _read(path: Path, **options) -> tuple[pd.DataFrame, RejectsSink, ReadReport]:
@@ -153,6 +154,95 @@ def test_jsonl_frames_are_the_same_whether_or_not_the_flat_shortcut_is_taken(
     assert len(shortcut) == len(flattened_always)
     for got, expected in zip(shortcut, flattened_always, strict=True):
         pd.testing.assert_frame_equal(got, expected)
+
+
+_flat_lines = st.one_of(
+    st.builds(
+        lambda i, text, author: json.dumps({"id": i, "text": text, "author": author}, ensure_ascii=False),
+        st.one_of(st.integers(-(2**64), 2**64), st.text(max_size=4), st.booleans()),
+        st.text(max_size=8),
+        st.text(max_size=3),
+    ),
+    st.builds(lambda i: json.dumps({"text": "reordered", "id": i}), st.integers(0, 9)),
+    st.builds(lambda i: json.dumps({"id": i, "text": "t", "extra": None}), st.integers(0, 9)),
+)
+_hostile_lines = st.sampled_from(
+    [
+        '{"id": 1, "text": broken',
+        "[1, 2]",
+        '"a string"',
+        "",
+        "   ",
+        '{"id": 2, "body": "no text field"}',
+        '{"id": 3, "text": "a", "text": "duplicate key"}',
+        '{"id": 4, "text": "one"}{"id": 5, "text": "two"}',
+        '{"id": 6, "text": "raw\ttab"}',
+        '{"id": 7, "text": "lone \\ud800 surrogate"}',
+        '{"id": 8, "text": "pair \\ud83d\\ude00"}',
+        '{"id": 9, "text": NaN}',
+        '{"id": 1.5, "text": "float id"}',
+        '{"id": 10, "text": "x", "meta": {"a": [1]}}',
+        '{"id": 11, "text": "lone"}\r{"id": 12, "text": "cr"}',
+        '{"id": 13, "text": "crlf"}\r',
+        "[" * 80 + "]" * 80,
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(
+    first=_flat_lines,
+    lines=st.lists(st.one_of(_flat_lines, _flat_lines, _hostile_lines), max_size=14),
+    bad_bytes=st.booleans(),
+    chunk_rows=st.integers(min_value=1, max_value=4),
+)
+def test_jsonl_arrow_blocks_give_the_frames_and_rejects_of_the_line_by_line_path(
+    first: str, lines: list[str], bad_bytes: bool, chunk_rows: int
+) -> None:
+    payload = ("\n".join([first, *lines]) + "\n").encode()
+    if bad_bytes:
+        payload = payload.replace(b"t", b"t\xe9", 1)  # a stray Latin-1 byte in a UTF-8 file
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "comments.jsonl"
+        path.write_bytes(payload)
+        arrow_gate = tabular._flat_jsonl_candidate
+        assert bad_bytes or arrow_gate(path, ReadOptions())
+        for gate in (arrow_gate, lambda *_: False):
+            rejects = RejectsSink()
+            with mock.patch.object(tabular, "_flat_jsonl_candidate", gate):
+                try:
+                    frames = list(read_comments([path], chunk_rows=chunk_rows, rejects=rejects))
+                    error = None
+                except InputError as exc:
+                    frames, error = [], str(exc)
+            results.append((frames, rejects.kept, error))
+    (arrow_frames, arrow_rejects, arrow_error), (line_frames, line_rejects, line_error) = results
+    assert arrow_error == line_error and arrow_rejects == line_rejects
+    assert [len(f) for f in arrow_frames] == [len(f) for f in line_frames]
+    for got, expected in zip(arrow_frames, line_frames, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_clean_jsonl_blocks_are_parsed_by_arrow_and_bad_ones_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "comments.jsonl"
+    lines = [json.dumps({"id": f"c{i}", "text": f"comment {i}", "score": i}) for i in range(12)]
+    lines[5] = '{"id": "c5", "text": broken'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    decoded_blocks = []
+    line_by_line = tabular._decoded_lines
+
+    def spy(block: bytes) -> list[str]:
+        decoded_blocks.append(block.count(b"\n"))
+        return line_by_line(block)
+
+    with mock.patch.object(tabular, "_decoded_lines", spy):
+        frame, rejects, _ = _read(path, chunk_rows=4)
+    # Lines 1-4 in Arrow; 5-8 hold the bad line, then line 9 refills that frame; 10-12 in Arrow.
+    assert decoded_blocks == [4, 1]
+    assert [r["record"] for r in rejects.kept] == [6]
+    assert frame["record"].tolist() == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
+    assert frame["score"].tolist() == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
 
 
 def test_nested_json_values_are_kept_as_json_text(tmp_path: Path) -> None:

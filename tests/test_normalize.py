@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 
+import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from moderation import normalize
+from moderation.ingest.base import normalized_text_array
 from moderation.normalize import (
     _MANY_BLANK_LINES,
     _TRAILING_SPACE,
@@ -142,3 +147,35 @@ _entity_pieces = st.sampled_from(
 @example(fragment="fish &amp; chips &#8220;quoted&#8221; " + "x" * 40 + " &amp")
 def test_html_without_a_tag_reads_as_the_parser_reads_it(fragment: str) -> None:
     assert html_to_text(fragment) == _html_to_text_by_parsing(fragment)
+
+
+def _every_step_unguarded(text: str) -> str:
+    # _normalize_steps as it was before each regex step was skipped when it could not match.
+    text = unescape_literals(text)
+    if ("<" in text or "&" in text) and normalize._HTML_HINT.search(text):
+        text = _html_to_text_by_parsing(text)
+    elif "&" in text:
+        text = html.unescape(text) if re.search(r"&(?:#\d+|#x[0-9a-f]+|[a-z]+);", text, re.I) else text
+    text = normalize._NEWLINES.sub("\n", text)
+    text = normalize._CONTROL.sub("", text)
+    if not text.isascii():
+        text = normalize._INVISIBLE.sub("", text)
+        text = unicodedata.normalize("NFC", text)
+    return text.strip()
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(text=st.one_of(_tricky_texts, st.text(max_size=40)))
+@example(text="a\n \n\t\nb")
+@example(text="<p>x</p> \n\n\n<br>y\u2028z\x85")
+def test_skipping_the_steps_that_cannot_match_changes_no_text(text: str) -> None:
+    assert _normalize_steps(text, is_html=None) == _every_step_unguarded(text)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(texts=st.lists(st.one_of(_tricky_texts, st.text(max_size=20)), max_size=20))
+@example(texts=["  plain  ", '"quoted"', '"', "caf\u00e9", "a\\nb", "\t\n", ""])
+def test_a_text_column_is_normalised_as_normalize_text_does_each_text(texts: list[str]) -> None:
+    column = normalized_text_array(pa.array(texts, type=pa.large_string()))
+    assert column.type == pa.large_string()
+    assert column.to_pylist() == [normalize_text(text) for text in texts]

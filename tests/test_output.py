@@ -149,3 +149,32 @@ def test_parquet_output_keeps_missing_text_as_null(tmp_path: Path) -> None:
     table = pq.read_table(path)
     assert table.column("text").to_pylist() == ["one", None, ""]
     assert table.schema.field("text").type == pa.string()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    numbers=st.lists(
+        st.one_of(
+            st.floats(),
+            st.floats(min_value=1e-4, max_value=1e16),
+            st.floats(min_value=0, max_value=1),
+            st.sampled_from([1e-4, 9.99999e-5, 1e16, 9999999999999998.0, 2.0, -0.0, 0.1, 1e21]),
+        ),
+        max_size=40,
+    ),
+    start=st.integers(min_value=0, max_value=3),
+)
+def test_float_cells_are_numpys_text_for_every_magnitude(numbers: list[float], start: int) -> None:
+    values = np.array(numbers, dtype="float64")[start:]
+    expected = ["" if math.isnan(v) else str(v) for v in values]
+    assert output._float_cells(values).to_pylist() == expected
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(cells=st.lists(_cells, max_size=12), start=st.integers(min_value=0, max_value=3))
+def test_formula_cells_are_found_from_their_first_byte(cells: list[str], start: int) -> None:
+    array = pa.array(cells, type=pa.large_string())[start:]  # a slice: offsets do not start at 0
+    offsets, data = output._string_buffers(array)
+    assert data == "".join(cells[start:]).encode()
+    found = output._starts_with_formula(offsets, data).tolist()
+    assert found == [cell.startswith(output._FORMULA_STARTS) for cell in cells[start:]]

@@ -28,7 +28,7 @@ __all__ = ["compression_of", "decoded_head", "detect_encoding", "open_binary", "
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_FALLBACK_ERRORS = "moderation-cp1252-fallback"
+FALLBACK_ERRORS = "moderation-cp1252-fallback"
 
 
 class FallbackCounter:
@@ -48,7 +48,7 @@ def _cp1252_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
     return bad.decode("cp1252", errors="ignore") or bad.decode("latin-1"), error.end
 
 
-codecs.register_error(_FALLBACK_ERRORS, _cp1252_fallback)
+codecs.register_error(FALLBACK_ERRORS, _cp1252_fallback)
 
 
 def compression_of(path: Path) -> str:
@@ -238,7 +238,7 @@ def open_text(
                 path=path,
                 hint="pass an encoding Python knows, such as utf-8, cp1252 or latin-1",
             ) from None
-        handle = io.TextIOWrapper(raw, encoding=encoding, errors=_FALLBACK_ERRORS, newline="")  # type: ignore[arg-type]
+        handle = io.TextIOWrapper(raw, encoding=encoding, errors=FALLBACK_ERRORS, newline="")  # type: ignore[arg-type]
         _active_counters.append(counter)
         try:
             yield handle, counter, encoding

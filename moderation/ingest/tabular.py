@@ -10,29 +10,38 @@ Every input column is kept; one whose name clashes with a canonical column is re
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.json as pa_json
 
 from moderation import config
 from moderation.errors import EmptyInputError, InputError, MissingColumnError
 from moderation.ingest.base import (
     ReadOptions,
     ReadReport,
+    normalized_text_array,
     normalized_texts,
     register,
     stable_comment_id,
     to_iso_utc,
 )
 from moderation.ingest.rejects import RejectsSink
-from moderation.ingest.source import open_binary, open_text
+from moderation.ingest.source import (
+    FALLBACK_ERRORS,
+    compression_of,
+    detect_encoding,
+    open_binary,
+    open_text,
+)
 from moderation.normalize import join_surrogates
 from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
 
@@ -119,20 +128,27 @@ def _as_strings(series: pd.Series) -> list[str]:
     return out
 
 
+def _string_cells(series: pd.Series) -> pd.api.extensions.ExtensionArray | list[str]:
+    """``_as_strings``, except that a text column stays a text array (no Python strings made)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.fillna("").array
+    return _as_strings(series)
+
+
 def canonicalize(
     chunk: pd.DataFrame, mapping: ColumnMap, *, source: Path, records: list[int]
 ) -> pd.DataFrame:
     """Turn one chunk of input rows into canonical rows, keeping every input column."""
-    originals = _as_strings(chunk[mapping.text])
-    out: dict[str, list] = {}
+    originals = _string_cells(chunk[mapping.text])
+    out: dict[str, object] = {}
 
-    def strings(column: str | None) -> list[str]:
+    def strings(column: str | None) -> pd.api.extensions.ExtensionArray | list[str]:
         # A JSON lines chunk may lack a field the first record had: its rows have no value.
-        return _as_strings(chunk[column]) if column and column in chunk.columns else [""] * len(chunk)
+        return _string_cells(chunk[column]) if column and column in chunk.columns else [""] * len(chunk)
 
-    ids = [
-        i or stable_comment_id(source, r) for i, r in zip(strings(mapping.comment_id), records, strict=True)
-    ]
+    ids = strings(mapping.comment_id)
+    if isinstance(ids, list) or (ids == "").any():
+        ids = [i or stable_comment_id(source, r) for i, r in zip(ids, records, strict=True)]
     out["comment_id"] = ids
     out["thread_id"] = strings(mapping.thread_id)
     out["parent_id"] = strings(mapping.parent_id)
@@ -141,7 +157,11 @@ def canonicalize(
     out["created_at"] = (
         to_iso_utc(chunk[created]) if created and created in chunk.columns else [""] * len(ids)
     )
-    out["text"] = normalized_texts(originals)
+    if isinstance(originals, list):
+        out["text"] = normalized_texts(originals)
+    else:
+        texts = pa.array(originals, type=pa.large_string())
+        out["text"] = normalized_text_array(texts).to_pandas().array
     out["depth"] = [0] * len(ids)
     out["thread_title"] = strings(mapping.thread_title)
     out["status"] = [""] * len(ids)
@@ -403,33 +423,40 @@ def iter_json_lines(path: Path, options: ReadOptions, rejects: RejectsSink) -> I
                 if first_char == "[":
                     yield from _json_array(path, line + handle.read(), rejects)
                     return
-            if len(line) > config.MAX_LINE_BYTES:
-                rejects.add(source=path, record=line_number, reason="line too long", raw=line)
-                continue
-            if not _json_depth_ok(line):
-                rejects.add(
-                    source=path,
-                    record=line_number,
-                    reason=f"JSON nested deeper than {config.MAX_JSON_DEPTH} levels",
-                    raw=line,
-                )
-                continue
-            try:
-                value = _decoded(line, _loads_line(line))
-            except ValueError as exc:
-                rejects.add(source=path, record=line_number, reason=f"invalid JSON: {exc}", raw=line)
-                continue
-            if not isinstance(value, dict):
-                rejects.add(
-                    source=path,
-                    record=line_number,
-                    reason=f"a JSON {type(value).__name__}, not an object",
-                    raw=line,
-                )
-                continue
-            yield line_number, value
+            value = _json_line_object(path, line_number, line, rejects)
+            if value is not None:
+                yield line_number, value
         if not saw_anything:
             raise EmptyInputError("the file is empty", path=path, hint="check that the export finished")
+
+
+def _json_line_object(path: Path, line_number: int, line: str, rejects: RejectsSink) -> dict | None:
+    """The object on one non-blank JSON line, or None once the line is rejected (with why)."""
+    if len(line) > config.MAX_LINE_BYTES:
+        rejects.add(source=path, record=line_number, reason="line too long", raw=line)
+        return None
+    if not _json_depth_ok(line):
+        rejects.add(
+            source=path,
+            record=line_number,
+            reason=f"JSON nested deeper than {config.MAX_JSON_DEPTH} levels",
+            raw=line,
+        )
+        return None
+    try:
+        value = _decoded(line, _loads_line(line))
+    except ValueError as exc:
+        rejects.add(source=path, record=line_number, reason=f"invalid JSON: {exc}", raw=line)
+        return None
+    if not isinstance(value, dict):
+        rejects.add(
+            source=path,
+            record=line_number,
+            reason=f"a JSON {type(value).__name__}, not an object",
+            raw=line,
+        )
+        return None
+    return value
 
 
 def _json_array(path: Path, content: str, rejects: RejectsSink) -> Iterator[tuple[int, dict]]:
@@ -467,7 +494,9 @@ def _read_json_records(
             frame = pd.DataFrame.from_records([_flatten(r) for r in batch])
         return canonicalize(frame, mapping, source=path, records=records)  # type: ignore[arg-type]
 
-    for line_number, value in iter_json_lines(path, options, rejects):
+    def add(line_number: int, value: dict) -> bool:
+        """Queue one record (or reject it); True when the batch is full."""
+        nonlocal mapping
         if mapping is None:
             mapping = map_columns(list(value.keys()), options, path)
         if mapping.text not in value:
@@ -477,14 +506,150 @@ def _read_json_records(
                 reason=f"record has no {mapping.text!r} field",
                 raw=value,
             )
-            continue
+            return False
         batch.append(value)
         records.append(line_number)
-        if len(batch) >= options.chunk_rows:
-            yield flush()
-            batch, records = [], []
+        return len(batch) >= options.chunk_rows
+
+    if not _flat_jsonl_candidate(path, options):
+        for line_number, value in iter_json_lines(path, options, rejects):
+            if add(line_number, value):
+                yield flush()
+                batch, records = [], []
+    else:
+        # Whole frames of flat, clean lines are parsed by Arrow; a block that is not clean goes
+        # line by line through the same checks as above, so rejects and frames are unchanged.
+        # Blocks are sized to fill the pending batch, so frames break where they always did.
+        with open_binary(path) as handle:
+            blocks = _LineBlocks(handle)
+            line_number = 0
+            while True:
+                block, count = blocks.take(options.chunk_rows - len(batch))
+                if not count:
+                    break
+                frame = None
+                if not batch:
+                    frame = _flat_json_frame(block, count, mapping and mapping.text)
+                if frame is not None:
+                    if mapping is None:
+                        mapping = map_columns(list(frame.columns), options, path)
+                    lines = list(range(line_number + 1, line_number + 1 + count))
+                    line_number += count
+                    yield canonicalize(frame, mapping, source=path, records=lines)
+                    continue
+                for line in _decoded_lines(block):
+                    line_number += 1
+                    if line.strip():
+                        value = _json_line_object(path, line_number, line, rejects)
+                        if value is not None and add(line_number, value):
+                            yield flush()
+                            batch, records = [], []
     if batch:
         yield flush()
+
+
+# --- the Arrow path for flat JSON lines ---------------------------------------------------------
+
+#: Bytes read from the file at a time when it is cut into blocks of whole lines.
+_BLOCK_READ_BYTES = 4 * 1024 * 1024
+# Python's json gives these types, and Arrow reads them to the same values and pandas dtypes.
+_FLAT_JSON_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64()}
+_INT64_RANGE = range(-(2**63), 2**63)
+
+
+def _flat_jsonl_candidate(path: Path, options: ReadOptions) -> bool:
+    """Whether the Arrow path may read this file: plain UTF-8 JSON lines, starting with ``{``.
+
+    Compressed files stay on the text path, so that a corrupt one fails at the same point;
+    other encodings, a BOM and JSON arrays do too."""
+    if options.encoding not in (None, "utf-8") or compression_of(path):
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(config.SNIFF_BYTES)
+    return head[:1] == b"{" and detect_encoding(head) == "utf-8"
+
+
+class _LineBlocks:
+    """A binary stream handed out as blocks of whole lines (each ended by ``\\n``, bar the last)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+        self._eof = False
+
+    def take(self, count: int) -> tuple[bytes, int]:
+        """The next ``count`` lines (fewer at the end of the stream) and how many there are."""
+        buffer = self._buffer
+        found = end = 0
+        while found < count:
+            newline = buffer.find(b"\n", end)
+            if newline >= 0:
+                found += 1
+                end = newline + 1
+                continue
+            if self._eof:
+                if end < len(buffer):
+                    found += 1
+                    end = len(buffer)
+                break
+            more = self._stream.read(_BLOCK_READ_BYTES)
+            if more:
+                buffer += more
+            else:
+                self._eof = True
+        block = bytes(buffer[:end])
+        del buffer[:end]
+        return block, found
+
+
+def _decoded_lines(block: bytes) -> list[str]:
+    """The text lines of a block exactly as ``open_text`` gives them: UTF-8 with the Windows-1252
+    fallback for bad bytes, and a line break at any of ``\\r``, ``\\n`` and ``\\r\\n``."""
+    text = block.decode("utf-8", errors=FALLBACK_ERRORS)
+    return io.StringIO(text, newline="").readlines()
+
+
+def _flat_json_frame(block: bytes, count: int, text_column: str | None) -> pd.DataFrame | None:
+    """The frame ``pd.DataFrame.from_records`` builds from the ``count`` JSON lines in ``block``,
+    parsed by Arrow; None unless every line is one object with the first line's keys, in its
+    order, holding strings, booleans and 64-bit integers, with nothing the text path rejects."""
+    if (
+        block[:1] != b"{"
+        or block.count(b"\n{") != count - 1  # every line starts an object: no blank line
+        or len(block) > config.MAX_LINE_BYTES
+        # A lone CR also ends a line in text mode.
+        or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
+    ):
+        return None
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # bad bytes are decoded as Windows-1252 by the text path
+    first = block.split(b"\n", 1)[0]
+    try:
+        value = json.loads(first)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not value or (text_column is not None and text_column not in value):
+        return None
+    fields = []
+    for key, item in value.items():
+        kind = _FLAT_JSON_TYPES.get(type(item))
+        if kind is None or (kind == pa.int64() and item not in _INT64_RANGE):
+            return None
+        fields.append(pa.field(key, kind))
+    parse = pa_json.ParseOptions(
+        explicit_schema=pa.schema(fields), unexpected_field_behavior="error", newlines_in_values=False
+    )
+    read = pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1)
+    try:
+        table = pa_json.read_json(pa.BufferReader(block), read_options=read, parse_options=parse)
+    except pa.ArrowInvalid:
+        return None  # a bad line, a duplicate key, another type, a lone surrogate escape, ...
+    # A missing key or a null reads as a null; two objects on one line as one row too many.
+    if table.num_rows != count or any(column.null_count for column in table.columns):
+        return None
+    return table.to_pandas()
 
 
 @register(
@@ -496,6 +661,8 @@ def _read_json_records(
 def read_parquet(
     path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport
 ) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq  # only Parquet input needs it (18 ms to import)
+
     try:
         with open_binary(path) as handle:
             parquet = pq.ParquetFile(handle)

@@ -128,6 +128,12 @@ class ThreadTracker:
         # Remembering every id costs memory on a huge dump; do it only when the source has
         # reply links (readers set attrs["threaded"]) or replies actually appear.
         remember = bool(frame.attrs.get("threaded")) or any(parents) or bool(self._seen)
+        if not remember:
+            # No reply anywhere yet: every comment is top-level, its own thread unless it has one.
+            out = frame.copy()
+            out["thread_id"] = [thread or comment_id for comment_id, thread in zip(ids, threads, strict=True)]
+            out["depth"] = [0] * len(ids)
+            return out
         new_threads: list[str] = []
         depths: list[int] = []
         for comment_id, parent, thread in zip(ids, parents, threads, strict=True):
