@@ -637,9 +637,11 @@ class IngestSummary:
         if self.rows_rejected:
             rejected += f" (see {self.rejects_path})"
         rate = self.rows_read / self.seconds if self.seconds else 0.0
+        # Rows whose comment id comes again later in the same dump: the later row is kept.
+        superseded = f", superseded {self.duplicates:,}" if self.duplicates else ""
         return (
             f"read {self.rows_read:,} rows: added {self.added:,}, updated {self.updated:,}, "
-            f"unchanged {self.unchanged:,}, {rejected}; {self.threads:,} threads; "
+            f"unchanged {self.unchanged:,}{superseded}, {rejected}; {self.threads:,} threads; "
             f"model {self.model_version}; {rate:,.0f} rows/s"
         )
 

@@ -167,6 +167,26 @@ def test_ingest_is_idempotent_and_scores_with_the_model_version(db_url: str, mod
     store.close()
 
 
+def test_a_comment_id_repeated_in_one_dump_keeps_the_later_row_and_the_line_says_so(
+    db_url: str, model, tmp_path: Path
+) -> None:
+    rows = [
+        {"id": "a1", "thread_id": "t", "author": "ann", "text": "First draft of my comment."},
+        {"id": "a2", "thread_id": "t", "author": "bob", "text": "Nice garden."},
+        {"id": "a1", "thread_id": "t", "author": "ann", "text": "Edited: what a lovely garden."},
+    ]
+    store = open_store(db_url)
+    path = _write_jsonl(tmp_path / "dump.jsonl", rows)
+    summary = ingest_files(store, [path], model=model, rejects_path=tmp_path / "r.jsonl")
+    assert (summary.rows_read, summary.added, summary.duplicates) == (3, 2, 1)
+    assert "added 2" in summary.line() and "superseded 1" in summary.line()
+    kept = store.read(sa.select(comments.c.text).where(comments.c.comment_id == "a1"))["text"].tolist()
+    assert kept == ["Edited: what a lovely garden."]
+    again = ingest_files(store, [path], model=model, rejects_path=tmp_path / "r.jsonl")
+    assert "superseded 1" in again.line() and "unchanged 2" in again.line()
+    store.close()
+
+
 def test_a_changed_comment_is_updated_rescored_and_its_history_kept(
     db_url: str, model, tmp_path: Path
 ) -> None:
