@@ -192,8 +192,9 @@ _SCORING_CLASSES = {
     ("moderation.features", "ContextSignals"): ("moderation.kernel", "ScoringContextSignals"),
     ("sklearn.linear_model._logistic", "LogisticRegression"): ("moderation.model", "ScoringLogistic"),
 }
-#: Modules whose classes an artifact may name and a model loaded for scoring keeps as they are.
-_PLAIN_MODULES = ("numpy", "joblib", "builtins", "copyreg", "collections", "_codecs")
+#: Modules whose classes a model loaded for scoring keeps as they are: the arrays. Anything
+#: else (even builtins) makes it load in full, as joblib.load would.
+_ARRAY_MODULES = ("numpy", "joblib.numpy_pickle")
 
 
 class _NeedsFullModel(Exception):
@@ -218,7 +219,7 @@ def _load_artifact(path: Path, *, for_scoring: bool) -> Any:
             target = _SCORING_CLASSES.get((module, name))
             if target is not None:
                 return super().find_class(*target)
-            if module.split(".")[0] in _PLAIN_MODULES:
+            if module.split(".")[0] == "numpy" or module in _ARRAY_MODULES:
                 return super().find_class(module, name)
             raise _NeedsFullModel(f"{module}.{name}")
 
