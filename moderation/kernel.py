@@ -276,17 +276,21 @@ _POWER_CACHE: dict[int, np.ndarray] = {}
 
 
 def _powers(base: np.uint64, length: int) -> np.ndarray:
-    """``base ** i`` (mod 2**64) for i < ``length``: the same for every batch, so computed once."""
+    """``base ** i`` (mod 2**64) for i < ``length``: the same for every batch, so computed once
+    and extended when a longer batch comes (by an eighth more than it needs)."""
     cached = _POWER_CACHE.get(int(base))
     if cached is not None and len(cached) >= length:
         return cached[:length]
-    size = max(length, 1 << 16)
-    size = 1 << (size - 1).bit_length()  # grow by doubling, so a run computes a few tables
+    size = length + length // 8
     if size > _POWER_CACHE_LIMIT:
         size = length
-    out = np.full(size, base, dtype=np.uint64)
-    out[0] = 1
-    np.cumprod(out, dtype=np.uint64, out=out)
+    if cached is None or size > 2 * len(cached):
+        out = np.full(size, base, dtype=np.uint64)
+        out[0] = 1
+        np.cumprod(out, dtype=np.uint64, out=out)
+    else:  # base ** (n + i) = base ** n * base ** i: extend with a product, no new cumprod
+        step = cached[-1:] * base  # an array: numpy wraps array products mod 2**64 silently
+        out = np.concatenate([cached, cached[: size - len(cached)] * step])
     if size <= _POWER_CACHE_LIMIT:
         _POWER_CACHE[int(base)] = out  # one assignment: a thread never sees a half-built table
     return out[:length]

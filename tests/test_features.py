@@ -146,6 +146,10 @@ def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power
     monkeypatch.setattr(module, "_POWER_CACHE_LIMIT", 64)  # every batch is longer than the cache
     assert np.allclose(features.linear_scores(TEXTS, prepared), expected, atol=1e-4)
     assert module._POWER_CACHE == {}
+    monkeypatch.setattr(module, "_POWER_CACHE_LIMIT", 1 << 23)
+    for length in (10, 11, 30, 25, 100, 1000, 1500, 3001):  # grown by extension and afresh
+        fresh = np.cumprod(np.r_[np.uint64(1), np.full(length - 1, module._PRIME)], dtype=np.uint64)
+        assert np.array_equal(module._powers(module._PRIME, length), fresh)
 
 
 def test_plain_words_leave_out_handles_hashtags_links_and_numbers() -> None:
