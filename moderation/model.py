@@ -335,7 +335,8 @@ class ModerationModel:
             unread = (n_words > 0) & (known < config.MIN_KNOWN_WORD_SHARE * n_words)
             flags[unread] = ""
             reasons[unread] = [
-                f"{config.UNREAD_PREFIX}the model knows {k} of its {n} words (another language?)"
+                f"{config.UNREAD_PREFIX}the model knows {k} of its {n} word{'s' if n > 1 else ''}"
+                " (another language?)"
                 for k, n in zip(known[unread].astype(int).tolist(), n_words[unread].tolist(), strict=True)
             ]
         scored["flag"] = flags
