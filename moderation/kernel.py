@@ -313,6 +313,18 @@ class Tokens:
         """The hash of ``padded[start:end]`` for each pair: equal spans hash equal anywhere."""
         return _span_hash(self.prefix, start, end)
 
+    @functools.cached_property
+    def chunks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end in ``padded`` of every space-separated chunk (computed once a batch)."""
+        inside = (self.padded != 32) & (self.padded != 0)
+        edges = np.diff(np.r_[False, inside, False].astype(np.int8))
+        return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+    @functools.cached_property
+    def chunk_of_word(self) -> np.ndarray:
+        """The index in ``chunks`` of the chunk each word is in."""
+        return np.searchsorted(self.chunks[0], self.word_start, side="right") - 1
+
 
 def _span_hash(prefix: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     # Polynomial hash of every span from prefix sums: (H[end] - H[start]) * P^-start.
@@ -349,9 +361,7 @@ def plain_words(tokens: Tokens) -> np.ndarray:
     two unknown words.
     """
     padded = tokens.padded
-    inside = (padded != 32) & (padded != 0)
-    edges = np.diff(np.r_[False, inside, False].astype(np.int8))
-    chunk_start = np.flatnonzero(edges == 1)
+    chunk_start = tokens.chunks[0]
     plain = np.ones(len(tokens.word_start), dtype=bool)
     if not len(chunk_start) or not len(plain):
         return plain
@@ -362,7 +372,7 @@ def plain_words(tokens: Tokens) -> np.ndarray:
     marked[www[(padded[www] == ord("w")) & (padded[www + 1] == ord("."))]] = True
     chunk_marked = np.zeros(len(chunk_start), dtype=bool)
     chunk_marked[np.searchsorted(chunk_start, np.flatnonzero(marked), side="right") - 1] = True
-    plain &= ~chunk_marked[np.searchsorted(chunk_start, tokens.word_start, side="right") - 1]
+    plain &= ~chunk_marked[tokens.chunk_of_word]
     not_digit = np.r_[0, np.cumsum((padded < ord("0")) | (padded > ord("9")))]
     plain &= not_digit[tokens.word_end] > not_digit[tokens.word_start]
     return plain
@@ -748,12 +758,12 @@ class HashedLinearScoring:
             if block == 0:
                 word_order += 1
         if chunked:
-            chunk_doc, chunk_sums, chunk_start = self._chunk_sums(tokens, prepared)
+            chunk_doc, chunk_sums = self._chunk_sums(tokens, prepared)
             for j in range(heads + 1):
                 sums[1, j] += np.bincount(chunk_doc, weights=chunk_sums[j], minlength=n)
             if contributions and n_words and len(chunk_doc):
                 # A chunk's character n-grams are shared out among the words inside it.
-                chunk_of_word = np.searchsorted(chunk_start, tokens.word_start, side="right") - 1
+                chunk_of_word = tokens.chunk_of_word
                 words_in_chunk = np.bincount(chunk_of_word, minlength=len(chunk_doc))
                 word_raw[1] += chunk_sums[1:, chunk_of_word] / words_in_chunk[chunk_of_word]
         norm = np.sqrt(sums[:, 0, :])
@@ -781,23 +791,20 @@ class HashedLinearScoring:
         )
         return LinearPass(out, explained, known_words, prose_words)
 
-    def _chunk_sums(self, tokens: Tokens, prepared: LinearTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _chunk_sums(self, tokens: Tokens, prepared: LinearTable) -> tuple[np.ndarray, np.ndarray]:
         """The character n-gram sums of every chunk of the batch, each distinct chunk hashed once.
 
         With ``char_windows="chunks"`` a chunk's character n-grams depend on the chunk alone,
         and comments repeat their words: the n-grams of a frame's distinct chunks (a small part
         of its characters) are hashed and looked up, and every occurrence takes its chunk's sums.
-        Returns each chunk occurrence's text index, its sums (``1 + heads`` rows, as the table:
-        idf^2 first) and its start in ``tokens.padded``.
+        Returns each chunk occurrence's text index and its sums (``1 + heads`` rows, as the
+        table: idf^2 first), in the order of ``tokens.chunks``.
         """
         padded = tokens.padded
-        inside = (padded != 32) & (padded != 0)
-        edges = np.diff(np.r_[False, inside, False].astype(np.int8))
-        chunk_start = np.flatnonzero(edges == 1)
-        chunk_end = np.flatnonzero(edges == -1)
+        chunk_start, chunk_end = tokens.chunks
         rows = prepared.table.shape[0]
         if not len(chunk_start):
-            return np.zeros(0, dtype=np.int64), np.zeros((rows, 0)), chunk_start
+            return np.zeros(0, dtype=np.int64), np.zeros((rows, 0))
         # Distinct chunks by their hash (as words are told apart), then their code points joined
         # by 0 as a batch of their own: a chunk's sums do not depend on where it stands.
         codes, distinct = pd.factorize(tokens.span_hash(chunk_start, chunk_end), sort=False)
@@ -822,7 +829,7 @@ class HashedLinearScoring:
                 per_chunk[j] += np.bincount(
                     docs, weights=np.take(prepared.table[j], columns), minlength=len(first)
                 )
-        return tokens.doc_of_position[chunk_start], per_chunk[:, codes], chunk_start
+        return tokens.doc_of_position[chunk_start], per_chunk[:, codes]
 
     def contributions(self, texts: list[str], prepared: LinearTable) -> Contributions:
         """The ``Contributions`` of ``texts`` (see ``linear_scores``)."""
