@@ -28,14 +28,16 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from moderation.kernel import (  # the numpy core, re-exported: this is where callers find it
+from moderation.kernel import (  # the numpy core the estimators are built on
     _SALT_WORD,
+    _WORD,
     CONTEXT_FEATURES,
     CONTEXT_STATE_DEFAULTS,
     CONTEXT_VERSION,
     HASHED_LEXICAL_FEATURES,
     HASHED_STATE_DEFAULTS,
     LEXICON_VERSION,
+    ContextScoring,
     HashedLinearScoring,
     Tokens,
     context_matrix,
@@ -56,6 +58,7 @@ __all__ = [
     "HashedTextFeatures",
     "LexicalSignals",
     "TextFeatures",
+    "context_matrix",
     "fold_text",
     "fold_texts",
 ]
@@ -72,7 +75,6 @@ _ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 _LETTER = re.compile(r"[^\W\d_]")
 _UPPER = re.compile(r"[A-Z\u00c0-\u00de\u0391-\u03a9\u0410-\u042f]")
-_WORD = re.compile(r"[a-z']+")
 _SECOND_PERSON = re.compile("|".join(SECOND_PERSON_PATTERNS))
 _INSULT_ALT = "|".join(sorted(INSULT_WORDS | PROFANITY, key=len, reverse=True))
 # "you idiot", "you're a fucking moron", "such a loser": a demeaning word aimed at someone.
@@ -428,7 +430,7 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
         return tags
 
 
-class ContextSignals(TransformerMixin, BaseEstimator):
+class ContextSignals(ContextScoring, TransformerMixin, BaseEstimator):
     """Signals of a comment's place in its thread, for the troll head.
 
     Input: a frame of canonical rows (``thread_id``, ``parent_id``, ``author``, ``depth``,
@@ -456,9 +458,7 @@ class ContextSignals(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "n_output_features_")
-        frame = self._as_frame(X, reset=False)
-        hostility = frame["hostility"].to_numpy(dtype=np.float64) if "hostility" in frame.columns else None
-        return context_matrix(frame, hostility, version=self.version) * self.scale
+        return self.signals(self._as_frame(X, reset=False))
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "n_output_features_")

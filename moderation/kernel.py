@@ -119,7 +119,7 @@ _CLASSES[_SPACE_CODES] |= _C_SPACE
 _CLASSES[32] |= _C_SPACE
 _CLASSES[ord("a") : ord("z") + 1] |= _C_LOWER
 _CLASSES[ord("0") : ord("9") + 1] |= _C_DIGIT
-_CLASSES[[ord(c) for c in "@$!|+*#%"]] |= _C_INNER  # obfuscation between letters: "sh!t", "b|tch"
+_CLASSES[[ord(c) for c in _SYMBOLS]] |= _C_INNER  # obfuscation between letters: "sh!t", "b|tch"
 _CLASSES[[ord(c) for c in " .-_*·"]] |= _C_SEP  # letters spelled out: "i.d.i.o.t", "f-u-c-k"
 _CLASSES[:0x10000][_LETTER_TABLE] |= _C_LETTER
 _CLASSES[0x10000] = _C_LETTER  # emoji runs count as elongation too
@@ -879,7 +879,6 @@ CONTEXT_FEATURES = (
     "title_distance",
 )
 
-_CONTEXT_INPUT = ("thread_id", "parent_id", "author", "depth", "thread_title", "text", "comment_id")
 
 
 def _word_set(folded: str) -> frozenset[str]:
@@ -1019,12 +1018,20 @@ class ScoringHashedFeatures(HashedLinearScoring):
         self.__dict__.update({**HASHED_STATE_DEFAULTS, **state})
 
 
-class ScoringContextSignals:
+class ContextScoring:
+    """The scoring half of ``features.ContextSignals``: its signals of a frame of rows, with
+    the ``hostility`` column when there is one. Needs ``version`` and ``scale``."""
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        hostility = frame["hostility"].to_numpy(dtype=np.float64) if "hostility" in frame.columns else None
+        return context_matrix(frame, hostility, version=self.version) * self.scale
+
+
+class ScoringContextSignals(ContextScoring):
     """A fitted ``features.ContextSignals`` as a model loaded for scoring holds it."""
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({**CONTEXT_STATE_DEFAULTS, **state})
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        hostility = X["hostility"].to_numpy(dtype=np.float64) if "hostility" in X.columns else None
-        return context_matrix(X, hostility, version=self.version) * self.scale
+        return self.signals(X)
