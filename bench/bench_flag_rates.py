@@ -25,6 +25,7 @@ from common import markdown_table, save_results
 from moderation import config
 from moderation.audit import build_audit_set
 from moderation.ingest import read_comments
+from moderation.model import not_read
 from moderation.registry import load_model
 from moderation.training import assemble_corpus
 
@@ -45,10 +46,6 @@ def _flagged(scored: pd.DataFrame, label: str) -> np.ndarray:
     return scored["flag"].fillna("").str.contains(label).to_numpy()
 
 
-def _unread(scored: pd.DataFrame) -> np.ndarray:
-    return scored["reasons"].fillna("").str.startswith(config.UNREAD_PREFIX).to_numpy()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", default="2026.12-v4,2026.12-v5")
@@ -67,7 +64,7 @@ def main() -> None:
         for label in config.LABELS:
             values = {f"{v} flagged": f"{_flagged(s, label).mean():.3f}" for v, s in scored.items()}
             add(name, len(next(iter(scored.values()))), label, values)
-        values = {f"{v} flagged": f"{_unread(s).mean():.3f}" for v, s in scored.items()}
+        values = {f"{v} flagged": f"{not_read(s).mean():.3f}" for v, s in scored.items()}
         add(name, len(next(iter(scored.values()))), "not read (no flag)", values)
     for label in config.LABELS:
         values = {}

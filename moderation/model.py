@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from moderation.classifier import CalibratedLinearHead
     from moderation.features import ContextSignals, HashedTextFeatures, TextFeatures
 
-__all__ = ["LinearHeadScoring", "ModerationModel", "ScoringHead", "ScoringLogistic", "SiteCalibration"]
+__all__ = [
+    "LinearHeadScoring",
+    "ModerationModel",
+    "ScoringHead",
+    "ScoringLogistic",
+    "SiteCalibration",
+    "not_read",
+]
 
 
 class LinearHeadScoring:
@@ -197,6 +204,12 @@ def _model_text(text: object) -> str:
     if text.isprintable() or text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
         return text
     return text.translate(_NUL_AND_CONTROLS)
+
+
+def not_read(scored: pd.DataFrame) -> np.ndarray:
+    """Which rows of a ``score_frame`` result went unflagged because the model could not read
+    them (their reasons start ``config.UNREAD_PREFIX``)."""
+    return scored["reasons"].fillna("").astype(str).str.startswith(config.UNREAD_PREFIX).to_numpy()
 
 
 class ModerationModel:

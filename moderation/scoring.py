@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from moderation import config
 from moderation.errors import OutputError
 from moderation.ingest import ReadReport, RejectsSink, read_comments, rejects_path_for
+from moderation.model import not_read
 from moderation.output import FrameWriter
 
 __all__ = ["ScoreSummary", "score_files", "score_frames"]
@@ -174,7 +174,7 @@ def score_files(
         for scored in scored_frames:
             writer.write(scored, signature=signature)
             summary.rows_scored += len(scored)
-            summary.rows_unread += int(scored["reasons"].str.startswith(config.UNREAD_PREFIX).sum())
+            summary.rows_unread += int(not_read(scored).sum())
             if want_rollups:
                 kept.append(_compact(scored))
             if on_progress is not None:

@@ -15,7 +15,7 @@ from moderation import config
 from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration
 from moderation.errors import ModelError
 from moderation.evaluate import expected_calibration_error
-from moderation.model import _NUL_AND_CONTROLS, _model_text
+from moderation.model import _NUL_AND_CONTROLS, _model_text, not_read
 from moderation.registry import load_model
 
 # Out-of-fold calibration means each row's weight changes which fold calibrates which row, so a
@@ -101,7 +101,7 @@ def test_a_comment_the_model_cannot_read_is_not_flagged_and_says_why(model: Mode
     ]
     english = ["@some_user @other_user42 you are a pathetic idiot http://t.co/x1y2 2024", "great post"]
     scored = model.score_frame(_frame(foreign + english))
-    unread = scored["reasons"].str.startswith(config.UNREAD_PREFIX)
+    unread = pd.Series(not_read(scored))
     assert unread.tolist() == [True] * len(foreign) + [False] * len(english)
     assert scored.loc[unread, "reasons"].str.contains(r"knows \d+ of its \d+ words").all()
     assert scored.loc[len(foreign), "flag"].startswith("insult")  # handles and links are not words
