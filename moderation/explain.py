@@ -23,6 +23,7 @@ from moderation.kernel import (  # not moderation.features: scoring explains wit
     HASHED_LEXICAL_FEATURES,
     Contributions,
     HashedLinearScoring,
+    distinct_in_order,
     fold_texts,
     word_hashes,
 )
@@ -144,12 +145,10 @@ def _candidates(
         keys = (
             c.word_doc[word_index].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ c.word_hash[word_index]
         )
-        unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        summed = np.bincount(inverse, weights=c.word_values[word_index, head], minlength=len(unique_keys))
         # In the order the words first appear, so that ties rank the same whatever else is in
-        # the batch (the keys' order depends on the doc numbers).
-        in_text_order = np.argsort(first, kind="stable")
-        first, summed = first[in_text_order], summed[in_text_order]
+        # the batch (a sorted order of the keys would depend on the doc numbers).
+        inverse, first = distinct_in_order(keys)
+        summed = np.bincount(inverse, weights=c.word_values[word_index, head], minlength=len(first))
         docs.append(c.word_doc[word_index[first]])
         values.append(summed)
         kinds.append(np.full(len(first), _KIND_WORD))

@@ -378,6 +378,15 @@ def plain_words(tokens: Tokens) -> np.ndarray:
     return plain
 
 
+def distinct_in_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's distinct value, numbered in order of first appearance, and where each distinct
+    value first appears: one hash pass (pandas.factorize), no sort."""
+    codes, distinct = pd.factorize(keys, sort=False)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes, first
+
+
 def word_hashes(words: Iterable[str]) -> np.ndarray:
     """The hash ``tokenize`` gives each of ``words`` (already folded, one word each)."""
     words = list(words)
@@ -807,9 +816,7 @@ class HashedLinearScoring:
             return np.zeros(0, dtype=np.int64), np.zeros((rows, 0))
         # Distinct chunks by their hash (as words are told apart), then their code points joined
         # by 0 as a batch of their own: a chunk's sums do not depend on where it stands.
-        codes, distinct = pd.factorize(tokens.span_hash(chunk_start, chunk_end), sort=False)
-        first = np.empty(len(distinct), dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # each chunk's first occurrence
+        codes, first = distinct_in_order(tokens.span_hash(chunk_start, chunk_end))
         lengths = chunk_end[first] - chunk_start[first] + 1  # with the 0 after it
         offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         distinct_codes = padded[np.repeat(chunk_start[first], lengths) + offsets]
