@@ -10,6 +10,7 @@ the original text to highlight.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -123,12 +124,9 @@ _ORIGINAL_TOKEN = re.compile(
 _KIND_WORD, _KIND_PAIR, _KIND_SIGNAL = 0, 1, 2
 
 
+@functools.cache
 def _stopword_hashes() -> np.ndarray:
-    cached = getattr(_stopword_hashes, "cache", None)
-    if cached is None:
-        cached = np.unique(word_hashes(_NOT_A_REASON))
-        _stopword_hashes.cache = cached  # type: ignore[attr-defined]
-    return cached
+    return np.unique(word_hashes(_NOT_A_REASON))
 
 
 def _candidates(
@@ -183,11 +181,11 @@ def _word_strings(contributions, index: np.ndarray) -> np.ndarray:
     out = np.empty(len(index), dtype=object)
     if len(index) == 0:
         return out
-    _, first, inverse = np.unique(c.word_hash[index], return_index=True, return_inverse=True)
+    inverse, first = distinct_in_order(c.word_hash[index])
     words = np.asarray(
         [c.folded[c.word_start[i] : c.word_end[i]] for i in index[first].tolist()], dtype=object
     )
-    out[:] = words[inverse.ravel()]
+    out[:] = words[inverse]
     return out
 
 
