@@ -123,6 +123,9 @@ _CLASSES[[ord(c) for c in _SYMBOLS]] |= _C_INNER  # obfuscation between letters:
 _CLASSES[[ord(c) for c in " .-_*·"]] |= _C_SEP  # letters spelled out: "i.d.i.o.t", "f-u-c-k"
 _CLASSES[:0x10000][_LETTER_TABLE] |= _C_LETTER
 _CLASSES[0x10000] = _C_LETTER  # emoji runs count as elongation too
+# Every character a match of _OBFUSCATED or _SPACED can hold (see _regex_regions).
+_C_MATCHABLE = 64
+_CLASSES[[ord(c) for c in "abcdefghijklmnopqrstuvwxyz0123456789" + _SYMBOLS + " .-_*·"]] |= _C_MATCHABLE
 
 
 def _classes(codes: np.ndarray) -> np.ndarray:
@@ -141,9 +144,9 @@ def _shift(mask: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
-def _needs_regex(codes: np.ndarray) -> np.ndarray:
+def _needs_regex(codes: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
     """Positions where obfuscation may start: most comments have none and skip the regexes."""
-    classes = _classes(codes)
+    classes = _classes(codes) if classes is None else classes
     lower = (classes & _C_LOWER).astype(bool)
     digit = (classes & _C_DIGIT).astype(bool)
     inner = (classes & _C_INNER).astype(bool)
@@ -162,6 +165,60 @@ def _needs_regex(codes: np.ndarray) -> np.ndarray:
     return masked | leading | spelled
 
 
+def _regex_regions(
+    codes: np.ndarray, classes: np.ndarray, flagged: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the stretches of the flagged texts that the folding regexes can change.
+
+    Exact, not a heuristic: outside these stretches the regexes change nothing, and inside them
+    they see what they would see in the whole text.
+    - A match of either regex holds only _C_MATCHABLE characters, and its lookarounds look one
+      character past its ends: it lies inside one maximal run of such characters, and a run can
+      go through the regexes alone, with the character on either side.
+    - Every _OBFUSCATED match has a digit or one of _SYMBOLS and no space, and changes neither
+      a letter nor a digit into anything else.
+    - Every _SPACED match (read after _OBFUSCATED) has three letters standing alone with at
+      most three characters between each. Such a letter was a letter, a digit or a symbol
+      standing alone before _OBFUSCATED ran, so a run with no three of those can only change
+      where _OBFUSCATED matches: in its space-free pieces that have a digit or a symbol.
+    So a run with three such characters goes whole; otherwise only those pieces go.
+    """
+    lower = (classes & _C_LOWER).astype(bool)
+    wordish = lower | (classes & _C_DIGIT).astype(bool)
+    trigger = (classes & (_C_DIGIT | _C_INNER)).astype(bool)
+    alone = np.flatnonzero((lower | trigger) & ~_shift(wordish, -1) & ~_shift(wordish, 1))
+    spelled = alone[:-2][(alone[1:-1] - alone[:-2] <= 4) & (alone[2:] - alone[1:-1] <= 4)]
+    in_flagged = np.zeros(len(starts), dtype=bool)
+    in_flagged[flagged] = True
+
+    def flagged_only(positions: np.ndarray) -> np.ndarray:
+        return positions[in_flagged[np.searchsorted(starts, positions, side="right") - 1]]
+
+    def enclosing(positions: np.ndarray, outside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # The maximal runs of characters not in ``outside`` that hold ``positions``: run k lies
+        # between the (k-1)-th and k-th outside character.
+        edges = np.flatnonzero(outside)
+        runs = np.searchsorted(edges, positions)
+        bounds = np.r_[-1, edges, len(codes)]
+        return runs, bounds[runs] + 1, bounds[runs + 1]
+
+    matchable = (classes & _C_MATCHABLE).astype(bool)
+    _, whole_starts, whole_ends = enclosing(np.unique(flagged_only(spelled)), ~matchable)
+    triggers = flagged_only(np.flatnonzero(trigger))
+    runs, _, _ = enclosing(triggers, ~matchable)
+    whole_runs, _, _ = enclosing(whole_starts, ~matchable)
+    triggers = triggers[~np.isin(runs, whole_runs)]
+    _, piece_starts, piece_ends = enclosing(triggers, ~matchable | (codes == 32))
+    run_starts = np.r_[whole_starts, piece_starts]
+    run_ends = np.r_[whole_ends, piece_ends]
+    run_starts, first = np.unique(run_starts, return_index=True)
+    return run_starts, run_ends[first]
+
+
+def _fold_regexes(text: str) -> str:
+    return _SPACED.sub(_join_spaced, _OBFUSCATED.sub(_fold_token, text))
+
+
 def _fold_strings(texts: list[str]) -> str:
     """The string stage of folding, on all texts joined by NUL (one C pass per step)."""
     if any(not t.isascii() for t in texts):
@@ -172,17 +229,31 @@ def _fold_strings(texts: list[str]) -> str:
             texts[i] = text
     joined = "\x00".join(texts).lower()
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    flagged_positions = np.flatnonzero(_needs_regex(codes))
+    classes = _classes(codes)
+    flagged_positions = np.flatnonzero(_needs_regex(codes, classes))
     if len(flagged_positions) == 0:
         return joined
     starts = np.r_[0, np.flatnonzero(codes == 0) + 1]
     flagged = np.unique(np.searchsorted(starts, flagged_positions, side="right") - 1)
-    lowered = joined.split("\x00")
-    subset = "\x00".join(lowered[i] for i in flagged)
-    subset = _SPACED.sub(_join_spaced, _OBFUSCATED.sub(_fold_token, subset))
-    for i, text in zip(flagged, subset.split("\x00"), strict=True):
-        lowered[i] = text
-    return "\x00".join(lowered)
+    # Only the runs of the flagged texts that the regexes can change go through them, each
+    # with the character on either side for the lookarounds. Where that character is a NUL
+    # (the run starts or ends its text) the NUL joining the runs stands in for it.
+    run_starts, run_ends = _regex_regions(codes, classes, flagged, starts)
+    if len(run_starts) == 0:
+        return joined
+    padded = np.r_[0, codes, 0]  # padded[i + 1] is codes[i]; 0 past either end
+    left = (run_starts - (padded[run_starts] != 0)).tolist()
+    right = (run_ends + (padded[run_ends + 1] != 0)).tolist()
+    folded = _fold_regexes("\x00".join([joined[a:b] for a, b in zip(left, right, strict=True)]))
+    out, done = [], 0
+    for a, b, lo, hi, piece in zip(
+        run_starts.tolist(), run_ends.tolist(), left, right, folded.split("\x00"), strict=True
+    ):
+        out.append(joined[done:a])
+        out.append(piece[a - lo : len(piece) - (hi - b)])
+        done = b
+    out.append(joined[done:])
+    return "".join(out)
 
 
 def fold_codepoints(texts: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:

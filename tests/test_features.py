@@ -7,8 +7,11 @@ import unicodedata
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from moderation import kernel
 from moderation.features import (
     CONTEXT_FEATURES,
     HASHED_LEXICAL_FEATURES,
@@ -91,6 +94,36 @@ def test_batch_folding_equals_one_at_a_time() -> None:
     ]
     assert fold_texts(texts) == [fold_text(t) if isinstance(t, str) else "" for t in texts]
     assert fold_texts([]) == []
+
+
+def _fold_regexes_on_whole_texts(texts: list[str]) -> str:
+    # What _fold_strings computes, the plain way: the regexes on every flagged text, whole.
+    def lower(text: str) -> str:
+        if text.isascii():
+            return text.lower()
+        return kernel._HOMOGLYPH.sub(kernel._homoglyph, kernel._fold_unicode(text).lower())
+
+    lowered = [lower(t) for t in texts]
+    joined = "\x00".join(lowered)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    starts = np.r_[0, np.flatnonzero(codes == 0) + 1]
+    flagged = set(np.searchsorted(starts, np.flatnonzero(kernel._needs_regex(codes)), side="right") - 1)
+    return "\x00".join(kernel._fold_regexes(t) if i in flagged else t for i, t in enumerate(lowered))
+
+
+# Characters the folding regexes match or look at, drawn often so that they meet.
+_FOLDABLE = st.lists(
+    st.sampled_from([*"abdiotsxz0134@$!|+*#%.-_· \n,'é", "sh", "ss"]), max_size=30
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(_FOLDABLE, max_size=8))
+@example(["a x*1 c d", "x*1*y", "1diot and id10t", "é1d0t", "i d i o t", "f.u.c.k you", "@ss"])
+@example(["a b c d", "b1tch"])  # a spelled-out run before an obfuscated word
+@example(["1*x 1*y"])  # spelled out only once the digits are read as letters
+def test_the_folding_regexes_change_only_what_they_would_in_the_whole_text(texts: list[str]) -> None:
+    assert kernel._fold_strings(texts) == _fold_regexes_on_whole_texts(texts)
 
 
 @parametrize_with_checks(
