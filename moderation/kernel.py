@@ -371,7 +371,7 @@ def _powers(base: np.uint64, length: int) -> np.ndarray:
 class Tokens:
     """Where the words and n-grams of a batch of folded texts are (one array for the batch)."""
 
-    padded: np.ndarray  # code points, each text as " text " followed by 0
+    padded: np.ndarray  # code points, each text as " text ", texts separated by 0
     doc_of_position: np.ndarray  # text index of each position of ``padded``
     word_start: np.ndarray  # positions in ``padded``
     word_end: np.ndarray
@@ -397,6 +397,15 @@ class Tokens:
         return np.searchsorted(self.chunks[0], self.word_start, side="right") - 1
 
 
+def _separators_before(codes: np.ndarray) -> np.ndarray:
+    """For each position, how many 0s lie strictly before it: the text it is in, when texts are
+    separated (or each ended) by a 0. Equal to ``np.cumsum(codes == 0) - (codes == 0)``, and
+    about three times faster: one repeat over the texts' lengths."""
+    separators = np.flatnonzero(codes == 0)
+    lengths = np.diff(np.r_[-1, separators, len(codes) - 1])
+    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+
+
 def _span_hash(prefix: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     # Polynomial hash of every span from prefix sums: (H[end] - H[start]) * P^-start.
     return (prefix[end] - prefix[start]) * _powers(_PRIME_INVERSE, len(prefix))[start]
@@ -406,11 +415,11 @@ def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
     """Pad every folded text with a space at each end and find its words, all vectorised."""
     n_docs = len(starts)
     separator = codes == 0
-    before = np.cumsum(separator) - separator  # separators strictly before each position
+    before = _separators_before(codes)
     target = np.arange(len(codes)) + 2 * before + 1 + separator
     padded = np.full(len(codes) + 2 * n_docs, 32, dtype=np.uint32)
     padded[target] = codes
-    doc_of_position = np.cumsum(padded == 0) - (padded == 0)
+    doc_of_position = _separators_before(padded)
     is_word = _WORD_CODE_TABLE[np.minimum(padded, 0x10000)]
     is_word[padded == 0] = False
     edges = np.diff(np.r_[False, is_word, False].astype(np.int8))
@@ -444,8 +453,14 @@ def plain_words(tokens: Tokens) -> np.ndarray:
     chunk_marked = np.zeros(len(chunk_start), dtype=bool)
     chunk_marked[np.searchsorted(chunk_start, np.flatnonzero(marked), side="right") - 1] = True
     plain &= ~chunk_marked[tokens.chunk_of_word]
-    not_digit = np.r_[0, np.cumsum((padded < ord("0")) | (padded > ord("9")))]
-    plain &= not_digit[tokens.word_end] > not_digit[tokens.word_start]
+    # A number: a word of digits only. It starts with a digit, which few words do.
+    digit = (padded >= ord("0")) & (padded <= ord("9"))
+    numbers = np.flatnonzero(digit[tokens.word_start])
+    if len(numbers):
+        starts, lengths = tokens.word_start[numbers], tokens.word_end[numbers] - tokens.word_start[numbers]
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        digits = digit[np.repeat(starts, lengths) + offsets]
+        plain[numbers[np.logical_and.reduceat(digits, np.cumsum(lengths) - lengths)]] = False
     return plain
 
 
@@ -502,7 +517,8 @@ def ngram_streams(
     if 1 not in blocks:
         return
     padded = tokens.padded.astype(np.uint64)
-    zeros = np.r_[0, np.cumsum(tokens.padded == 0)]
+    # The 0s before each position, and in all.
+    zeros = np.r_[tokens.doc_of_position, np.count_nonzero(tokens.padded == 0)]
     chunked = char_windows == "chunks"
     if chunked:
         spaces = np.r_[0, np.cumsum(tokens.padded == 32)]
@@ -652,7 +668,7 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
 
     # Caps and elongation are read on the original text: folding lower-cased and shortened it.
     original = np.frombuffer("\x00".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    original_docs = np.cumsum(original == 0) - (original == 0)
+    original_docs = _separators_before(original)
     index = np.minimum(original, 0x10000)
     letters = _ALPHA_TABLE[index]
     upper = _UPPER_TABLE[index]
