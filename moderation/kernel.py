@@ -684,10 +684,28 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
 
 @dataclass(frozen=True)
 class LinearTable:
-    """Linear heads folded into the hashed column space, ready for ``linear_scores``."""
+    """Linear heads folded into the hashed column space, ready for ``linear_scores``.
 
-    table: np.ndarray  # (1 + k) x n_hashed: idf^2, then idf * coef for each head
+    The 1 + k float32 values of a column (idf^2, then idf * coef for each head) lie side by
+    side in one cell of ``packed``, padded to a power of two: an n-gram's column costs one
+    random read for every head, where a table of rows cost one a row.
+    """
+
+    packed: np.ndarray  # n_hashed + 1 cells (void dtype), each the float32 lanes of a column
+    rows: int  # 1 + k
     lexical: np.ndarray  # k x n_lexical
+
+    def gather(self, columns: np.ndarray) -> np.ndarray:
+        """The lanes of ``columns``: (len(columns), lanes) float32; lane j is row j."""
+        return np.take(self.packed, columns).view(np.float32).reshape(len(columns), -1)
+
+    @staticmethod
+    def pack(rows: np.ndarray) -> np.ndarray:
+        """``rows`` ((1 + k) x n float32) as ``packed`` cells."""
+        lanes = 1 << max(0, (rows.shape[0] - 1).bit_length())
+        cells = np.zeros((rows.shape[1], lanes), dtype=np.float32)
+        cells[:, : rows.shape[0]] = rows.T
+        return cells.view(np.dtype((np.void, 4 * lanes))).reshape(rows.shape[1])
 
 
 @dataclass(frozen=True)
@@ -764,14 +782,15 @@ class HashedLinearScoring:
         if coef.shape[1] != self.n_output_features_:
             raise ValueError(f"coef has {coef.shape[1]} columns; the features have {self.n_output_features_}")
         idf = self.idf_.astype(np.float64)
-        # Rows idf^2 and idf * coef_k, each contiguous (a 1-D take per row is several times
-        # faster than gathering rows of a 2-D table), plus a zero column for cut windows;
-        # each row is computed straight into the table (no stacked copy).
+        # Rows idf^2 and idf * coef_k, plus a zero column for cut windows, then packed so that
+        # one take reads a column's value for every row (a take of a 2-D table's rows is
+        # several times slower than a 1-D take of whole cells).
         table = np.zeros((1 + len(coef), self.n_hashed_ + 1), dtype=np.float32)
         np.multiply(idf, idf, out=table[0, : self.n_hashed_], casting="same_kind")
         for k, row in enumerate(coef, start=1):
             np.multiply(idf, row[: self.n_hashed_], out=table[k, : self.n_hashed_], casting="same_kind")
-        return LinearTable(table=table, lexical=coef[:, self.n_hashed_ :] * self.lexical_scale)
+        lexical = coef[:, self.n_hashed_ :] * self.lexical_scale
+        return LinearTable(packed=LinearTable.pack(table), rows=len(table), lexical=lexical)
 
     def linear_scores(
         self, texts: list[str], prepared: LinearTable, *, contributions: bool = False
@@ -822,7 +841,8 @@ class HashedLinearScoring:
             char_windows=self.char_windows,
             blocks=(0,) if chunked else (0, 1),
         ):
-            idf_squared = np.take(prepared.table[0], columns)
+            lanes = prepared.gather(columns)
+            idf_squared = lanes[:, 0]
             sums[block, 0] += np.bincount(docs, weights=idf_squared, minlength=n)
             if block == 0 and word_order == 0 and self.word_ngram_range[0] == 1:
                 prose = plain_words(tokens)
@@ -835,7 +855,7 @@ class HashedLinearScoring:
                 owner = np.where(owner >= 0, owner, ending)
                 credited = owner >= 0
             for k in range(heads):
-                weights = np.take(prepared.table[k + 1], columns)
+                weights = lanes[:, k + 1]
                 sums[block, k + 1] += np.bincount(docs, weights=weights, minlength=n)
                 if not contributions:
                     continue
@@ -898,7 +918,7 @@ class HashedLinearScoring:
         """
         padded = tokens.padded
         chunk_start, chunk_end = tokens.chunks
-        rows = prepared.table.shape[0]
+        rows = prepared.rows
         if not len(chunk_start):
             return np.zeros(0, dtype=np.int64), np.zeros((rows, 0))
         # Distinct chunks by their hash (as words are told apart), then their code points joined
@@ -919,10 +939,9 @@ class HashedLinearScoring:
             char_windows="chunks",
             blocks=(1,),
         ):
+            lanes = prepared.gather(columns)
             for j in range(rows):
-                per_chunk[j] += np.bincount(
-                    docs, weights=np.take(prepared.table[j], columns), minlength=len(first)
-                )
+                per_chunk[j] += np.bincount(docs, weights=lanes[:, j], minlength=len(first))
         return tokens.doc_of_position[chunk_start], per_chunk[:, codes]
 
     def contributions(self, texts: list[str], prepared: LinearTable) -> Contributions:
