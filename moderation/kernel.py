@@ -194,25 +194,21 @@ def _regex_regions(
     def flagged_only(positions: np.ndarray) -> np.ndarray:
         return positions[in_flagged[np.searchsorted(starts, positions, side="right") - 1]]
 
-    def enclosing(positions: np.ndarray, outside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # The maximal runs of characters not in ``outside`` that hold ``positions``: run k lies
-        # between the (k-1)-th and k-th outside character.
-        edges = np.flatnonzero(outside)
-        runs = np.searchsorted(edges, positions)
-        bounds = np.r_[-1, edges, len(codes)]
-        return runs, bounds[runs] + 1, bounds[runs + 1]
-
-    matchable = (classes & _C_MATCHABLE).astype(bool)
-    _, whole_starts, whole_ends = enclosing(np.unique(flagged_only(spelled)), ~matchable)
+    # Run k of the matchable characters lies between the (k-1)-th and the k-th other character.
+    unmatchable = ~(classes & _C_MATCHABLE).astype(bool)
+    edges = np.flatnonzero(unmatchable)
+    bounds = np.r_[-1, edges, len(codes)]
+    whole = np.unique(np.searchsorted(edges, flagged_only(spelled)))
     triggers = flagged_only(np.flatnonzero(trigger))
-    runs, _, _ = enclosing(triggers, ~matchable)
-    whole_runs, _, _ = enclosing(whole_starts, ~matchable)
-    triggers = triggers[~np.isin(runs, whole_runs)]
-    _, piece_starts, piece_ends = enclosing(triggers, ~matchable | (codes == 32))
-    run_starts = np.r_[whole_starts, piece_starts]
-    run_ends = np.r_[whole_ends, piece_ends]
-    run_starts, first = np.unique(run_starts, return_index=True)
-    return run_starts, run_ends[first]
+    triggers = triggers[~np.isin(np.searchsorted(edges, triggers), whole)]
+    # The same for the space-free pieces of the other runs.
+    piece_edges = np.flatnonzero(unmatchable | (codes == 32))
+    piece_bounds = np.r_[-1, piece_edges, len(codes)]
+    pieces = np.unique(np.searchsorted(piece_edges, triggers))
+    run_starts = np.r_[bounds[whole] + 1, piece_bounds[pieces] + 1]
+    run_ends = np.r_[bounds[whole + 1], piece_bounds[pieces + 1]]
+    order = np.argsort(run_starts, kind="stable")
+    return run_starts[order], run_ends[order]
 
 
 def _fold_regexes(text: str) -> str:
