@@ -323,7 +323,10 @@ def token_contributions(
         word = c.folded[start:end]
         per_doc[doc][word] = max(value, per_doc[doc].get(word, value))
     matches = [list(_ORIGINAL_TOKEN.finditer(text)) for text in texts]
-    folded_tokens = fold_texts([m.group(0) for found in matches for m in found])
+    # Each token folded on its own, as the model's version folds it in its comment.
+    folded_tokens = fold_texts(
+        [m.group(0) for found in matches for m in found], version=model.text_features.fold_version
+    )
     out: list[list[tuple[int, int, float]]] = []
     position = 0
     for doc, found in enumerate(matches):

@@ -34,6 +34,7 @@ from moderation.kernel import (  # the numpy core the estimators are built on
     CONTEXT_FEATURES,
     CONTEXT_STATE_DEFAULTS,
     CONTEXT_VERSION,
+    FOLD_VERSION,
     HASHED_LEXICAL_FEATURES,
     HASHED_STATE_DEFAULTS,
     LEXICON_VERSION,
@@ -321,6 +322,9 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
       ``linear_scores`` hashes each distinct chunk of a batch once;
     - ``len(HASHED_LEXICAL_FEATURES)`` lexical columns, times ``lexical_scale``.
 
+    ``lexicon_version`` and ``fold_version`` pick the lexical signals and the folding
+    (``moderation.kernel.LEXICON_VERSION``, ``FOLD_VERSION``); a fitted model keeps its own.
+
     ``fit`` learns the idf of every column; columns seen in fewer than ``min_df`` training
     texts get idf 0 (they carry no weight, and the model stays small). ``linear_scores`` gives
     linear models the dot products without building the sparse matrix at all.
@@ -336,6 +340,7 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
         lexical_scale: float = 1.0,
         char_windows: str = "text",
         lexicon_version: int = LEXICON_VERSION,
+        fold_version: int = FOLD_VERSION,
     ) -> None:
         self.bits = bits
         self.word_ngram_range = word_ngram_range
@@ -344,6 +349,7 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
         self.lexical_scale = lexical_scale
         self.char_windows = char_windows
         self.lexicon_version = lexicon_version
+        self.fold_version = fold_version
 
     def __setstate__(self, state: dict) -> None:
         # Artifacts saved before these parameters existed score as they did when trained.
@@ -365,9 +371,11 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
             raise ValueError(f"char_windows must be 'text' or 'chunks', not {self.char_windows!r}")
         if self.lexicon_version not in (1, 2):
             raise ValueError(f"lexicon_version must be 1 or 2, not {self.lexicon_version!r}")
+        if self.fold_version not in (1, 2):
+            raise ValueError(f"fold_version must be 1 or 2, not {self.fold_version!r}")
 
     def _occurrences(self, texts: list[str]) -> tuple[Tokens, np.ndarray, np.ndarray, np.ndarray]:
-        codes, starts = fold_codepoints(texts)
+        codes, starts = fold_codepoints(texts, version=self.fold_version)
         tokens = tokenize(codes, starts)
         docs, columns, blocks = ngram_occurrences(
             tokens,

@@ -166,9 +166,10 @@ def _needs_regex(codes: np.ndarray, classes: np.ndarray | None = None) -> np.nda
 
 
 def _regex_regions(
-    codes: np.ndarray, classes: np.ndarray, flagged: np.ndarray, starts: np.ndarray
+    codes: np.ndarray, classes: np.ndarray, flagged: np.ndarray | None, starts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) of the stretches of the flagged texts that the folding regexes can change.
+    """(start, end) of the stretches of the flagged texts (None: of every text) that the
+    folding regexes can change.
 
     Exact, not a heuristic: outside these stretches the regexes change nothing, and inside them
     they see what they would see in the whole text.
@@ -189,9 +190,12 @@ def _regex_regions(
     alone = np.flatnonzero((lower | trigger) & ~_shift(wordish, -1) & ~_shift(wordish, 1))
     spelled = alone[:-2][(alone[1:-1] - alone[:-2] <= 4) & (alone[2:] - alone[1:-1] <= 4)]
     in_flagged = np.zeros(len(starts), dtype=bool)
-    in_flagged[flagged] = True
+    if flagged is not None:
+        in_flagged[flagged] = True
 
     def flagged_only(positions: np.ndarray) -> np.ndarray:
+        if flagged is None:
+            return positions
         return positions[in_flagged[np.searchsorted(starts, positions, side="right") - 1]]
 
     # Run k of the matchable characters lies between the (k-1)-th and the k-th other character.
@@ -211,11 +215,19 @@ def _regex_regions(
     return run_starts[order], run_ends[order]
 
 
+#: The folding new models are trained with. 1: as until 2026.12-v5: the obfuscation regexes
+#: read only the texts in which a numpy pre-filter (``_needs_regex``) saw obfuscation, and it
+#: misses leetspeak at the start of a word, so "you 1diot" or "5tupid" folded only when something
+#: else in the same text was caught. 2: they read every text, so a word folds the same whatever
+#: stands around it. A model keeps the version it was trained with.
+FOLD_VERSION = 2
+
+
 def _fold_regexes(text: str) -> str:
     return _SPACED.sub(_join_spaced, _OBFUSCATED.sub(_fold_token, text))
 
 
-def _fold_strings(texts: list[str]) -> str:
+def _fold_strings(texts: list[str], version: int = FOLD_VERSION) -> str:
     """The string stage of folding, on all texts joined by NUL (one C pass per step)."""
     if any(not t.isascii() for t in texts):
         texts = list(texts)
@@ -226,11 +238,13 @@ def _fold_strings(texts: list[str]) -> str:
     joined = "\x00".join(texts).lower()
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     classes = _classes(codes)
-    flagged_positions = np.flatnonzero(_needs_regex(codes, classes))
-    if len(flagged_positions) == 0:
-        return joined
     starts = np.r_[0, np.flatnonzero(codes == 0) + 1]
-    flagged = np.unique(np.searchsorted(starts, flagged_positions, side="right") - 1)
+    flagged = None  # version 2: every text
+    if version < 2:
+        flagged_positions = np.flatnonzero(_needs_regex(codes, classes))
+        if len(flagged_positions) == 0:
+            return joined
+        flagged = np.unique(np.searchsorted(starts, flagged_positions, side="right") - 1)
     # Only the runs of the flagged texts that the regexes can change go through them, each
     # with the character on either side for the lookarounds. Where that character is a NUL
     # (the run starts or ends its text) the NUL joining the runs stands in for it.
@@ -252,17 +266,19 @@ def _fold_strings(texts: list[str]) -> str:
     return "".join(out)
 
 
-def fold_codepoints(texts: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+def fold_codepoints(
+    texts: Iterable[object], *, version: int = FOLD_VERSION
+) -> tuple[np.ndarray, np.ndarray]:
     """Folded texts as one array of code points, texts separated by 0, and each text's start.
 
     The array stage does what regular expressions do slowly on long strings: whitespace
     becomes one space, runs of three or more of one letter become one ("stuuupid"), and the
-    spaces at the ends of every text go.
+    spaces at the ends of every text go. ``version``: see ``FOLD_VERSION``.
     """
     cleaned = [t.replace("\x00", "") if "\x00" in t else t for t in (_as_str(t) for t in texts)]
     if not cleaned:
         return np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64)
-    codes = np.frombuffer(_fold_strings(cleaned).encode("utf-32-le"), dtype=np.uint32).copy()
+    codes = np.frombuffer(_fold_strings(cleaned, version).encode("utf-32-le"), dtype=np.uint32).copy()
     classes = _classes(codes)
     codes[(classes & _C_SPACE).astype(bool)] = 32
     # Elongation: inside a run of >= 3 equal letters keep only the first.
@@ -280,7 +296,7 @@ def fold_codepoints(texts: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
     return codes, starts
 
 
-def fold_texts(texts: Iterable[object]) -> list[str]:
+def fold_texts(texts: Iterable[object], *, version: int = FOLD_VERSION) -> list[str]:
     """``fold_text`` over many texts at once; missing values become the empty string.
 
     All texts go through every step together (joined by NUL, which no step crosses), so the
@@ -289,11 +305,11 @@ def fold_texts(texts: Iterable[object]) -> list[str]:
     texts = list(texts)
     if not texts:
         return []
-    codes, _ = fold_codepoints(texts)
+    codes, _ = fold_codepoints(texts, version=version)
     return codes.tobytes().decode("utf-32-le").split("\x00")
 
 
-def fold_text(text: str) -> str:
+def fold_text(text: str, *, version: int = FOLD_VERSION) -> str:
     """Return ``text`` with obfuscation undone, for feature extraction only.
 
     Steps: NFKC (fullwidth and styled letters become plain), lower case, Latin diacritics and
@@ -301,9 +317,9 @@ def fold_text(text: str) -> str:
     letters spelled out one by one joined ("i d i o t" -> "idiot"), masked profanity filled in
     ("f*ck" -> "fuck"), leetspeak read inside words ("id10t" -> "idiot"), runs of three or
     more of one letter cut to one ("stuuupid" -> "stupid"), and whitespace collapsed. NFC and
-    NFD inputs fold to the same string.
+    NFD inputs fold to the same string. ``version``: see ``FOLD_VERSION``.
     """
-    return fold_texts([text])[0] if text else ""
+    return fold_texts([text], version=version)[0] if text else ""
 
 
 def _as_str(value: object) -> str:
@@ -808,7 +824,7 @@ class HashedLinearScoring:
         """``linear_scores`` with everything the pass learns on the way (see ``LinearPass``)."""
         self._check_fitted()
         n = len(texts)
-        codes, starts = fold_codepoints(texts)
+        codes, starts = fold_codepoints(texts, version=self.fold_version)
         tokens = tokenize(codes, starts)
         heads = prepared.lexical.shape[0]
         n_words = len(tokens.word_start)
@@ -1000,7 +1016,8 @@ def _word_set(folded: str) -> frozenset[str]:
 #: was comments / thread size, so one comment in a two-comment thread weighed 0.5; and the
 #: distance from the title counts only what a comment strays beyond the thread's median
 #: comment, where nearly every comment on a real site sat at 0.7-1.0. A model keeps its version.
-CONTEXT_VERSION = 2
+CONTEXT_VERSION = 3
+#: 3: as 2, with the texts folded by ``FOLD_VERSION`` 2 (1 and 2 fold by version 1).
 
 
 def context_matrix(
@@ -1042,7 +1059,8 @@ def context_matrix(
     if not known.any():
         return out
 
-    folded = np.asarray(fold_texts(texts), dtype=object)
+    fold_version = 1 if version <= 2 else 2
+    folded = np.asarray(fold_texts(texts, version=fold_version), dtype=object)
     index_of = {cid: i for i, cid in enumerate(comment_id) if cid}
     parent_idx = np.asarray([index_of.get(p, -1) if p else -1 for p in parent], dtype=np.int64)
     has_parent_row = parent_idx >= 0
@@ -1093,7 +1111,8 @@ def context_matrix(
     title_words: dict[str, frozenset[str]] = {}
     for i in np.flatnonzero(known):
         if thread[i] not in title_words:
-            title_words[thread[i]] = _word_set(fold_text(title[i])) | first_post.get(thread[i], frozenset())
+            in_title = _word_set(fold_text(title[i], version=fold_version))
+            title_words[thread[i]] = in_title | first_post.get(thread[i], frozenset())
     for i in np.flatnonzero(known):
         about = title_words.get(thread[i], frozenset())
         words = _word_set(folded[i])
@@ -1114,7 +1133,7 @@ _WORD = re.compile(r"[a-z']+")
 
 #: Parameters that artifacts saved before they existed lack: such a model reads every character
 #: window of the text and the first lexical signals, and scores as it did when it was trained.
-HASHED_STATE_DEFAULTS = {"char_windows": "text", "lexicon_version": 1}
+HASHED_STATE_DEFAULTS = {"char_windows": "text", "lexicon_version": 1, "fold_version": 1}
 #: Likewise for the context signals: artifacts saved before ``version`` read the first ones.
 CONTEXT_STATE_DEFAULTS = {"version": 1}
 

@@ -96,8 +96,9 @@ def test_batch_folding_equals_one_at_a_time() -> None:
     assert fold_texts([]) == []
 
 
-def _fold_regexes_on_whole_texts(texts: list[str]) -> str:
-    # What _fold_strings computes, the plain way: the regexes on every flagged text, whole.
+def _fold_regexes_on_whole_texts(texts: list[str], version: int) -> str:
+    # What _fold_strings computes, the plain way: the regexes on every text (version 2) or on
+    # every text the pre-filter flags (version 1), whole.
     def lower(text: str) -> str:
         if text.isascii():
             return text.lower()
@@ -108,6 +109,8 @@ def _fold_regexes_on_whole_texts(texts: list[str]) -> str:
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     starts = np.r_[0, np.flatnonzero(codes == 0) + 1]
     flagged = set(np.searchsorted(starts, np.flatnonzero(kernel._needs_regex(codes)), side="right") - 1)
+    if version >= 2:
+        flagged = set(range(len(texts)))
     return "\x00".join(kernel._fold_regexes(t) if i in flagged else t for i, t in enumerate(lowered))
 
 
@@ -123,7 +126,20 @@ _FOLDABLE = st.lists(
 @example(["a b c d", "b1tch"])  # a spelled-out run before an obfuscated word
 @example(["1*x 1*y"])  # spelled out only once the digits are read as letters
 def test_the_folding_regexes_change_only_what_they_would_in_the_whole_text(texts: list[str]) -> None:
-    assert kernel._fold_strings(texts) == _fold_regexes_on_whole_texts(texts)
+    for version in (1, 2):
+        assert kernel._fold_strings(texts, version) == _fold_regexes_on_whole_texts(texts, version)
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [("you 1diot", "you idiot"), ("you are 5tupid", "you are stupid"), ("an 4sshole", "an asshole")],
+)
+def test_leetspeak_at_the_start_of_a_word_folds_whatever_stands_around_it(text: str, folded: str) -> None:
+    assert fold_text(text) == folded
+    assert fold_text(f"{text} and id10t") == f"{folded} and idiot"
+    # Models trained before folding version 2 fold such a word only next to another one.
+    assert kernel.fold_text(text, version=1) == text
+    assert kernel.fold_text(f"{text} and id10t", version=1) == f"{folded} and idiot"
 
 
 @parametrize_with_checks(
@@ -311,6 +327,24 @@ def test_context_signals_read_the_thread() -> None:
     assert context.loc["a3", "repetition"] > 0
     first = pd.DataFrame(context_matrix(frame, hostility, version=1), columns=CONTEXT_FEATURES)
     assert first.loc[1, "title_distance"] > first.loc[0, "title_distance"]  # as up to 2026.12-v4
+
+
+def test_context_signals_fold_replies_as_their_version_says() -> None:
+    frame = pd.DataFrame(
+        {
+            "comment_id": ["p", "r"],
+            "thread_id": ["t", "t"],
+            "parent_id": ["", "p"],
+            "author": ["ann", "bob"],
+            "text": ["Taxes should be lower", "you are a paid 5hill"],
+        }
+    )
+
+    def called(version: int) -> float:
+        return context_matrix(frame, version=version)[0, CONTEXT_FEATURES.index("called_troll")]
+
+    assert called(3) > 0  # "5hill" folds to "shill" on its own
+    assert called(2) == 0  # as the models trained before folding version 2 read it
 
 
 def _ordinary_thread() -> pd.DataFrame:
