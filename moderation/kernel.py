@@ -176,12 +176,13 @@ def _regex_regions(
     - A match of either regex holds only _C_MATCHABLE characters, and its lookarounds look one
       character past its ends: it lies inside one maximal run of such characters, and a run can
       go through the regexes alone, with the character on either side.
-    - Every _OBFUSCATED match has a digit or one of _SYMBOLS and no space, and changes neither
-      a letter nor a digit into anything else.
+    - Every _OBFUSCATED match has no space, and either both a digit and a letter, or one of
+      _SYMBOLS followed by a letter or digit with a letter, digit or symbol before it, or a "$"
+      or "@" followed by "s" or "h"; it changes neither a letter nor a digit into anything else.
     - Every _SPACED match (read after _OBFUSCATED) has three letters standing alone with at
       most three characters between each. Such a letter was a letter, a digit or a symbol
       standing alone before _OBFUSCATED ran, so a run with no three of those can only change
-      where _OBFUSCATED matches: in its space-free pieces that have a digit or a symbol.
+      where _OBFUSCATED matches: in its space-free pieces that have one of those.
     So a run with three such characters goes whole; otherwise only those pieces go.
     """
     lower = (classes & _C_LOWER).astype(bool)
@@ -205,10 +206,20 @@ def _regex_regions(
     whole = np.unique(np.searchsorted(edges, flagged_only(spelled)))
     triggers = flagged_only(np.flatnonzero(trigger))
     triggers = triggers[~np.isin(np.searchsorted(edges, triggers), whole)]
-    # The same for the space-free pieces of the other runs.
+    # The same for the space-free pieces of the other runs; a piece of digits alone (a year,
+    # a price) holds no match.
     piece_edges = np.flatnonzero(unmatchable | (codes == 32))
     piece_bounds = np.r_[-1, piece_edges, len(codes)]
     pieces = np.unique(np.searchsorted(piece_edges, triggers))
+    letters_before = np.r_[0, np.cumsum(lower, dtype=np.int64)]
+    has_letter = letters_before[piece_bounds[pieces + 1]] > letters_before[piece_bounds[pieces] + 1]
+    has_digit = np.isin(pieces, np.searchsorted(piece_edges, triggers[(classes[triggers] & _C_DIGIT) > 0]))
+    inner = (classes & _C_INNER).astype(bool)
+    masking = inner & _shift(wordish, 1) & (_shift(wordish, -1) | _shift(inner, -1))
+    following = _shift(codes, 1)
+    leading = np.isin(codes, [ord("$"), ord("@")]) & np.isin(following, [ord("s"), ord("h")])
+    symbols = triggers[(masking | leading)[triggers]]
+    pieces = pieces[(has_letter & has_digit) | np.isin(pieces, np.searchsorted(piece_edges, symbols))]
     run_starts = np.r_[bounds[whole] + 1, piece_bounds[pieces] + 1]
     run_ends = np.r_[bounds[whole + 1], piece_bounds[pieces + 1]]
     order = np.argsort(run_starts, kind="stable")
