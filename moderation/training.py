@@ -981,6 +981,12 @@ def train_model(
             "weights": dict(zip(CONTEXT_FEATURES, model.context_coef().round(4).tolist(), strict=True)),
         },
         "parameters": params,
+        # Which folding, lexical signals and context signals the model reads (it keeps them).
+        "feature_versions": {
+            "fold": model.text_features.fold_version,
+            "lexicon": model.text_features.lexicon_version,
+            "context": None if model.context is None else model.context.version,
+        },
         "seed": config.SEED,
         "environment": {
             "python": platform.python_version(),

@@ -14,6 +14,7 @@ from sklearn.metrics import fbeta_score
 
 from moderation import config
 from moderation.errors import ModerationError
+from moderation.kernel import CONTEXT_VERSION, FOLD_VERSION, LEXICON_VERSION
 from moderation.lexicon import IDENTITY_TERMS
 from moderation.normalize import normalize_text
 from moderation.registry import load_model
@@ -179,6 +180,8 @@ def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path
     assert card["labels"] == LABEL_DEFINITIONS
     assert {"kaggle_insults_public", "kaggle_insults_private", "elf24_troll"} <= set(card["metrics"])
     assert 0 < card["thresholds"]["insult"] < 1 and 0 < card["thresholds"]["troll"] < 1
+    versions = {"fold": FOLD_VERSION, "lexicon": LEXICON_VERSION, "context": CONTEXT_VERSION}
+    assert card["feature_versions"] == versions
     # No test comment (nor a duplicate of one, from any test split) was trained on.
     train = assemble_corpus(["kaggle_insults_train", "trac1_train"], root=shared_data)
     test_names = [n for n, c in CORPORA.items() if c.split == "test"]
