@@ -156,6 +156,7 @@ def test_obfuscation_barely_moves_the_score(model: ModerationModel) -> None:
     variants = [
         "you are an idiot",
         "you are an id1ot",
+        "you are an 1diot",  # leetspeak at the start of a word (folding version 2)
         "you are an i.d.i.o.t",
         "you are an ｉｄｉｏｔ",
         "you are an i d i o t",

@@ -186,7 +186,7 @@ def test_nfc_and_nfd_forms_score_the_same_once_read(model: ModerationModel, text
 
 # --- (d) obfuscation barely moves the insult score -----------------------------------------------
 
-OBFUSCATED_FORMS = ("idiot", "id1ot", "i.d.i.o.t", "ｉｄｉｏｔ")
+OBFUSCATED_FORMS = ("idiot", "id1ot", "1diot", "i.d.i.o.t", "ｉｄｉｏｔ")
 INSULT_SENTENCES = (
     "You are an {word}.",
     "What an {word} you are!",
