@@ -190,12 +190,13 @@ def _regex_regions(
     trigger = (classes & (_C_DIGIT | _C_INNER)).astype(bool)
     alone = np.flatnonzero((lower | trigger) & ~_shift(wordish, -1) & ~_shift(wordish, 1))
     spelled = alone[:-2][(alone[1:-1] - alone[:-2] <= 4) & (alone[2:] - alone[1:-1] <= 4)]
-    in_flagged = np.zeros(len(starts), dtype=bool)
+    in_flagged = None
     if flagged is not None:
+        in_flagged = np.zeros(len(starts), dtype=bool)
         in_flagged[flagged] = True
 
     def flagged_only(positions: np.ndarray) -> np.ndarray:
-        if flagged is None:
+        if in_flagged is None:
             return positions
         return positions[in_flagged[np.searchsorted(starts, positions, side="right") - 1]]
 
@@ -210,16 +211,16 @@ def _regex_regions(
     # a price) holds no match.
     piece_edges = np.flatnonzero(unmatchable | (codes == 32))
     piece_bounds = np.r_[-1, piece_edges, len(codes)]
-    pieces = np.unique(np.searchsorted(piece_edges, triggers))
+    trigger_pieces = np.searchsorted(piece_edges, triggers)
+    # Pieces with a digit and a letter ...
+    with_digit = np.unique(trigger_pieces[(classes[triggers] & _C_DIGIT) > 0])
     letters_before = np.r_[0, np.cumsum(lower, dtype=np.int64)]
-    has_letter = letters_before[piece_bounds[pieces + 1]] > letters_before[piece_bounds[pieces] + 1]
-    has_digit = np.isin(pieces, np.searchsorted(piece_edges, triggers[(classes[triggers] & _C_DIGIT) > 0]))
+    with_letter = letters_before[piece_bounds[with_digit + 1]] > letters_before[piece_bounds[with_digit] + 1]
+    # ... and pieces with a symbol inside a word, or "$" or "@" before "s" or "h".
     inner = (classes & _C_INNER).astype(bool)
     masking = inner & _shift(wordish, 1) & (_shift(wordish, -1) | _shift(inner, -1))
-    following = _shift(codes, 1)
-    leading = np.isin(codes, [ord("$"), ord("@")]) & np.isin(following, [ord("s"), ord("h")])
-    symbols = triggers[(masking | leading)[triggers]]
-    pieces = pieces[(has_letter & has_digit) | np.isin(pieces, np.searchsorted(piece_edges, symbols))]
+    leading = np.isin(codes, [ord("$"), ord("@")]) & np.isin(_shift(codes, 1), [ord("s"), ord("h")])
+    pieces = np.union1d(with_digit[with_letter], trigger_pieces[(masking | leading)[triggers]])
     run_starts = np.r_[bounds[whole] + 1, piece_bounds[pieces] + 1]
     run_ends = np.r_[bounds[whole + 1], piece_bounds[pieces + 1]]
     order = np.argsort(run_starts, kind="stable")
@@ -429,6 +430,12 @@ def _separators_before(codes: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
 
 
+def _span_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every position of the spans ``[start, start + length)``, span after span."""
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + offsets
+
+
 def _span_hash(prefix: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     # Polynomial hash of every span from prefix sums: (H[end] - H[start]) * P^-start.
     return (prefix[end] - prefix[start]) * _powers(_PRIME_INVERSE, len(prefix))[start]
@@ -481,8 +488,7 @@ def plain_words(tokens: Tokens) -> np.ndarray:
     numbers = np.flatnonzero(digit[tokens.word_start])
     if len(numbers):
         starts, lengths = tokens.word_start[numbers], tokens.word_end[numbers] - tokens.word_start[numbers]
-        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        digits = digit[np.repeat(starts, lengths) + offsets]
+        digits = digit[_span_positions(starts, lengths)]
         plain[numbers[np.logical_and.reduceat(digits, np.cumsum(lengths) - lengths)]] = False
     return plain
 
@@ -751,9 +757,7 @@ class Contributions:
         last = np.searchsorted(self.word_doc, docs, side="right")
         lengths = last - first
         total = int(lengths.sum())
-        words = np.repeat(first, lengths) + (
-            np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        )
+        words = _span_positions(first, lengths)
         new_doc = np.repeat(np.arange(len(docs)), lengths)
         pairs = np.zeros((max(total - 1, 0), self.pair_values.shape[1]))
         if total > 1:
@@ -845,10 +849,7 @@ class HashedLinearScoring:
             word_at = np.full(len(tokens.padded), -1, dtype=np.int64)
             lengths = tokens.word_end - tokens.word_start
             if n_words:
-                offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-                word_at[np.repeat(tokens.word_start, lengths) + offsets] = np.repeat(
-                    np.arange(n_words), lengths
-                )
+                word_at[_span_positions(tokens.word_start, lengths)] = np.repeat(np.arange(n_words), lengths)
         if contributions:
             # Raw (not yet normalised) credit per word and per pair; block 0 words, 1 chars.
             word_raw = np.zeros((2, heads, n_words))
@@ -948,8 +949,7 @@ class HashedLinearScoring:
         # by 0 as a batch of their own: a chunk's sums do not depend on where it stands.
         codes, first = distinct_in_order(tokens.span_hash(chunk_start, chunk_end))
         lengths = chunk_end[first] - chunk_start[first] + 1  # with the 0 after it
-        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        distinct_codes = padded[np.repeat(chunk_start[first], lengths) + offsets]
+        distinct_codes = padded[_span_positions(chunk_start[first], lengths)]
         distinct_codes[np.cumsum(lengths) - 1] = 0
         distinct_codes = distinct_codes[:-1]
         distinct_tokens = tokenize(distinct_codes, np.r_[0, np.flatnonzero(distinct_codes == 0) + 1])
