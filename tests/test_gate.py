@@ -187,6 +187,8 @@ SLUR_TEMPLATES = (
     "{name} is a grebnik, plain and simple",
     "spoken like a true grebnik, {name}",
 )
+#: The corpora both models of the retraining loop train on.
+LOOP_DATA = "kaggle_insults_train,trac1_train"
 NAMES = ("Tom", "Marta", "Jin", "Ole", "Priya", "Sam", "Ava", "Luis", "Noor", "Ben")
 
 
@@ -208,10 +210,7 @@ def test_the_retraining_loop_end_to_end(shared_data: Path, tmp_path: Path) -> No
     from moderation.store import comments, open_store
     from moderation.training import assemble_corpus
 
-    shipped = registry.active_version()
     models = tmp_path / "models"
-    shutil.copytree(config.MODELS_DIR / shipped, models / shipped)
-    (models / config.ACTIVE_POINTER).write_text(shipped + "\n")
     db = tmp_path / "site.db"
     env = {**os.environ, "MODERATION_MODELS_DIR": str(models)}
     env.pop(config.DB_ENV_VAR, None)
@@ -223,6 +222,12 @@ def test_the_retraining_loop_end_to_end(shared_data: Path, tmp_path: Path) -> No
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done
+
+    # The site's active model, trained by the same command on two of the default corpora (the
+    # default's nine take five minutes; the loop is the same).
+    shipped = "site-v0"
+    cli("train", "--data", LOOP_DATA, "--output", str(models), "--version", shipped, "--promote")
+    assert registry.active_version(models_dir=models) == shipped
 
     # A site's dump: 150 ordinary comments (Kaggle's, with their labels) and 50 using the slur,
     # spread over 40 threads; another 40 slur comments of other wordings stay unlabelled.
@@ -258,7 +263,9 @@ def test_the_retraining_loop_end_to_end(shared_data: Path, tmp_path: Path) -> No
         assert len(changes) == 200
         apply_changes(store, moderator, changes)
 
-    trained = cli("train", "--db", str(db), "--output", str(models), "--version", "site-v1")
+    trained = cli(
+        "train", "--data", LOOP_DATA, "--db", str(db), "--output", str(models), "--version", "site-v1"
+    )  # fmt: skip
     assert "200 comments labelled by moderators" in trained.stdout
     candidate = load_model("site-v1", models_dir=models)
     card = candidate.card
