@@ -21,11 +21,11 @@ import pandas as pd
 from moderation import config
 from moderation.kernel import (  # not moderation.features: scoring explains without scikit-learn
     CONTEXT_FEATURES,
-    HASHED_LEXICAL_FEATURES,
     Contributions,
     HashedLinearScoring,
     distinct_in_order,
     fold_texts,
+    lexical_feature_names,
     word_hashes,
 )
 
@@ -48,6 +48,8 @@ _READABLE = {
     "emoji": "emoji",
     "obfuscation": "obfuscated profanity",
     "length": "",
+    "semantic_insult": "",  # credited to the words (their meaning), not shown as a signal
+    "semantic_troll": "",
     "has_context": "",
     "reply_depth": "deep in a reply chain",
     "is_reply": "",
@@ -276,7 +278,7 @@ def reasons_from_contributions(
         if not wanted.any():
             continue
         signals: dict[str, np.ndarray] = {}
-        for j, name in enumerate(HASHED_LEXICAL_FEATURES):
+        for j, name in enumerate(lexical_feature_names(model.text_features.lexicon_version)):
             readable = _READABLE[name]
             if readable:
                 signals[readable] = signals.get(readable, 0.0) + contributions.lexical_values[:, j, head]

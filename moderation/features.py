@@ -38,6 +38,7 @@ from moderation.kernel import (  # the numpy core the estimators are built on
     HASHED_LEXICAL_FEATURES,
     HASHED_STATE_DEFAULTS,
     LEXICON_VERSION,
+    SEMANTIC_FEATURES,
     ContextScoring,
     HashedLinearScoring,
     Tokens,
@@ -45,6 +46,7 @@ from moderation.kernel import (  # the numpy core the estimators are built on
     fold_codepoints,
     fold_text,
     fold_texts,
+    lexical_feature_names,
     lexical_matrix,
     ngram_occurrences,
     tokenize,
@@ -55,6 +57,7 @@ __all__ = [
     "CONTEXT_FEATURES",
     "HASHED_LEXICAL_FEATURES",
     "LEXICAL_FEATURES",
+    "SEMANTIC_FEATURES",
     "ContextSignals",
     "HashedTextFeatures",
     "LexicalSignals",
@@ -320,7 +323,8 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
       text; ``"chunks"`` only those inside one space-separated chunk padded with a space (as
       scikit-learn's ``char_wb``): then a chunk's n-grams depend on the chunk alone, and
       ``linear_scores`` hashes each distinct chunk of a batch once;
-    - ``len(HASHED_LEXICAL_FEATURES)`` lexical columns, times ``lexical_scale``.
+    - the lexical columns of ``lexicon_version`` (``kernel.lexical_feature_names``), times
+      ``lexical_scale``.
 
     ``lexicon_version`` and ``fold_version`` pick the lexical signals and the folding
     (``moderation.kernel.LEXICON_VERSION``, ``FOLD_VERSION``); a fitted model keeps its own.
@@ -369,8 +373,8 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
             raise ValueError(f"word n-grams go up to {len(_SALT_WORD)}")
         if self.char_windows not in ("text", "chunks"):
             raise ValueError(f"char_windows must be 'text' or 'chunks', not {self.char_windows!r}")
-        if self.lexicon_version not in (1, 2):
-            raise ValueError(f"lexicon_version must be 1 or 2, not {self.lexicon_version!r}")
+        if self.lexicon_version not in (1, 2, 3):
+            raise ValueError(f"lexicon_version must be 1, 2 or 3, not {self.lexicon_version!r}")
         if self.fold_version not in (1, 2):
             raise ValueError(f"fold_version must be 1 or 2, not {self.fold_version!r}")
 
@@ -400,7 +404,7 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
         idf[df < min_df] = 0.0
         self.idf_ = idf.astype(np.float32)
         self.n_hashed_ = n_columns
-        self.n_output_features_ = n_columns + len(HASHED_LEXICAL_FEATURES)
+        self.n_output_features_ = n_columns + len(lexical_feature_names(self.lexicon_version))
         return self
 
     def _values(self, docs: np.ndarray, columns: np.ndarray, blocks: np.ndarray, n_docs: int) -> np.ndarray:
@@ -428,7 +432,8 @@ class HashedTextFeatures(HashedLinearScoring, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "idf_")
         _check_feature_names_in(self, input_features)
         hashed = np.char.add("hash__", np.arange(self.n_hashed_).astype(str)).astype(object)
-        lexical = np.asarray([f"lex__{name}" for name in HASHED_LEXICAL_FEATURES], dtype=object)
+        names = lexical_feature_names(self.lexicon_version)
+        lexical = np.asarray([f"lex__{name}" for name in names], dtype=object)
         return np.concatenate([hashed, lexical])
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]

@@ -649,18 +649,89 @@ HASHED_LEXICAL_FEATURES = (
 )
 
 
+#: The semantic signals of lexicon version 3, after ``HASHED_LEXICAL_FEATURES``: the mean, over
+#: a text's words found in the word-semantics table, of each word's insult and troll leaning.
+SEMANTIC_FEATURES = ("semantic_insult", "semantic_troll")
+
 #: The version of the lexical signals new models are trained with. 1: as until 2026.11-v3;
 #: 2: demeaning words count in the plural too, and one before "like you" / "like yourself" is
-#: aimed ("sociopaths like yourself"). A model keeps the version it was trained with.
-LEXICON_VERSION = 2
+#: aimed ("sociopaths like yourself"); 3: adds ``SEMANTIC_FEATURES`` from the table
+#: ``SEMANTIC_TABLES[3]``. A model keeps the version it was trained with.
+LEXICON_VERSION = 3
+
+#: The word-semantics table each lexicon version reads (file beside this module, and its
+#: sha256: a table is read only if it is the one the version was built with). Built by
+#: ``scripts/build_semantic_table.py`` from a sentence encoder; see there.
+SEMANTIC_TABLES = {
+    3: ("semantic_v1.npz", "9374124b610bb0955fd52d1f0b1568b70fe58c570c824c413d5506f1c95d981c"),
+}
+
+
+def lexical_feature_names(version: int = LEXICON_VERSION) -> tuple[str, ...]:
+    """The lexical columns of ``lexical_matrix`` under ``version``, in order."""
+    return HASHED_LEXICAL_FEATURES + (SEMANTIC_FEATURES if version >= 3 else ())
+
+
+@functools.cache
+def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
+    """The word-semantics table of ``version``: an index of its words' hashes, and each one's
+    leanings (n x 2: insult, troll). Raises ``ModelError`` when the file is not the pinned one."""
+    import hashlib
+    from pathlib import Path
+
+    from moderation.errors import ModelError
+
+    name, expected = SEMANTIC_TABLES[version]
+    path = Path(__file__).with_name(name)
+    try:
+        payload = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(
+            f"{path}: the word-semantics table is missing ({exc.strerror})",
+            hint="reinstall the package (pip install -e .): the table ships with it",
+        ) from None
+    if hashlib.sha256(payload).hexdigest() != expected:
+        raise ModelError(
+            f"{path}: the word-semantics table is not the one lexicon version {version} was built with",
+            hint="restore it from the release (git checkout moderation/" + name + ")",
+        )
+    import io
+
+    with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
+        words = stored["words"].tobytes().decode("utf-8").split("\n")
+        scores = stored["scores"].astype(np.float64)
+    index = pd.Index(word_hashes(words))
+    if not index.is_unique:
+        raise ModelError(f"{path}: two words of the table hash alike", hint="rebuild it without one of them")
+    return index, scores
+
+
+def semantic_words(tokens: Tokens, version: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each word's leanings (n_words x 2, zero for a word not in the table) and whether the
+    table knows it; computed once a batch."""
+    key = ("semantic", version)
+    if key not in tokens.__dict__:
+        table, scores = _semantic_table(version)
+        row = table.get_indexer(tokens.word_hash)  # a hash lookup: -1 for a word not in it
+        known = row >= 0
+        values = np.where(known[:, None], scores[row], 0.0)
+        tokens.__dict__[key] = (values, known)
+    return tokens.__dict__[key]
 
 
 def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_VERSION) -> np.ndarray:
     """The lexical signals of every text, vectorised over the batch (see ``HASHED_LEXICAL_FEATURES``)."""
     n = tokens.n_docs
-    out = np.zeros((n, len(HASHED_LEXICAL_FEATURES)), dtype=np.float64)
+    out = np.zeros((n, len(lexical_feature_names(version))), dtype=np.float64)
     if n == 0:
         return out
+    if version >= 3:
+        values, known = semantic_words(tokens, version)
+        n_known = np.maximum(np.bincount(tokens.word_doc[known], minlength=n), 1)
+        for j in range(values.shape[1]):
+            out[:, len(HASHED_LEXICAL_FEATURES) + j] = np.bincount(
+                tokens.word_doc, weights=values[:, j], minlength=n
+            ) / n_known
     flags = _lexicon_flags(tokens.word_hash)
     you = (flags & _IS_YOU).astype(bool)
     insult = (flags & (_IS_INSULT | (_IS_INSULT_PLURAL if version >= 2 else 0))).astype(bool)
@@ -916,6 +987,15 @@ class HashedLinearScoring:
             return LinearPass(out, None, known_words, prose_words)
         word_doc = tokens.word_doc
         word_values = (word_raw[0] * inverse_norm[0][word_doc] + word_raw[1] * inverse_norm[1][word_doc]).T
+        lexical_values = lexical[:, :, None] * prepared.lexical.T[None, :, :]
+        if self.lexicon_version >= 3 and n_words:
+            # The semantic signals are means of word leanings: each known word is credited with
+            # its share, and the signals themselves with nothing (the sum stays the same).
+            semantic = slice(len(HASHED_LEXICAL_FEATURES), None)
+            values, known = semantic_words(tokens, self.lexicon_version)
+            n_known = np.maximum(np.bincount(word_doc[known], minlength=n), 1)
+            word_values += (values @ prepared.lexical[:, semantic].T) / n_known[word_doc, None]
+            lexical_values[:, semantic, :] = 0.0
         pair_values = (pair_raw * inverse_norm[0][word_doc[:-1]]).T if n_words > 1 else np.zeros((0, heads))
         if n_words > 1:
             pair_values[word_doc[1:] != word_doc[:-1]] = 0.0
@@ -927,7 +1007,7 @@ class HashedLinearScoring:
             word_hash=tokens.word_hash,
             word_values=word_values,
             pair_values=pair_values,
-            lexical_values=lexical[:, :, None] * prepared.lexical.T[None, :, :],
+            lexical_values=lexical_values,
         )
         return LinearPass(out, explained, known_words, prose_words)
 

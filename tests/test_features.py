@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from moderation import kernel
 from moderation.features import (
     CONTEXT_FEATURES,
-    HASHED_LEXICAL_FEATURES,
     ContextSignals,
     HashedTextFeatures,
     LexicalSignals,
@@ -23,6 +24,7 @@ from moderation.features import (
     fold_text,
     fold_texts,
 )
+from moderation.kernel import lexical_feature_names
 
 OBFUSCATED_IDIOT = [
     "idiot",
@@ -270,16 +272,16 @@ def test_hashed_features_are_deterministic_and_keep_rows() -> None:
     features = HashedTextFeatures(bits=14).fit(TEXTS)
     first = features.transform(TEXTS).toarray()
     again = HashedTextFeatures(bits=14).fit(TEXTS).transform(TEXTS).toarray()
-    assert first.shape == (len(TEXTS), 2**14 + len(HASHED_LEXICAL_FEATURES))
+    assert first.shape == (len(TEXTS), 2**14 + len(lexical_feature_names()))
     assert np.array_equal(first, again)
 
 
 def test_lexical_signals_see_targeting_caps_and_punctuation() -> None:
     features = HashedTextFeatures(bits=12).fit(TEXTS)
     X = features.transform(["YOU ARE AN IDIOT!!!", "we went to the park"]).toarray()[
-        :, -len(HASHED_LEXICAL_FEATURES) :
+        :, -len(lexical_feature_names()) :
     ]
-    named = dict(zip(HASHED_LEXICAL_FEATURES, X.T, strict=True))
+    named = dict(zip(lexical_feature_names(), X.T, strict=True))
     for signal in (
         "second_person",
         "targeted_insult",
@@ -418,8 +420,76 @@ def test_name_calling_before_like_you_is_aimed_and_plurals_are_demeaning() -> No
         "people like you",
         "sociopaths exist",
     ]
-    X = features.transform(texts).toarray()[:, -len(HASHED_LEXICAL_FEATURES) :]
-    named = dict(zip(HASHED_LEXICAL_FEATURES, X.T, strict=True))
+    X = features.transform(texts).toarray()[:, -len(lexical_feature_names()) :]
+    named = dict(zip(lexical_feature_names(), X.T, strict=True))
     assert named["targeted_insult"][0] > 0 and named["targeted_insult"][1] > 0
     assert named["targeted_insult"][2] == 0 and named["targeted_insult"][3] == 0
     assert named["insult_words"][3] > 0  # "sociopaths", the plural of a lexicon word
+
+
+def _table_leanings() -> dict[str, np.ndarray]:
+    """The shipped word-semantics table read the plain way: word -> (insult, troll)."""
+    name, _ = kernel.SEMANTIC_TABLES[3]
+    with np.load(Path(kernel.__file__).with_name(name)) as stored:
+        words = stored["words"].tobytes().decode("utf-8").split("\n")
+        return dict(zip(words, stored["scores"].astype(np.float64), strict=True))
+
+
+def test_semantic_signals_are_the_mean_leaning_of_the_known_words() -> None:
+    leanings = _table_leanings()
+    texts = [
+        "You are an IMBECILE, a total nincompoop",
+        "what a lovely teacup, thanks for the photo",
+        "zqxv blorptak",  # no word the table knows
+        "",
+        "I d1ot  ...  id10t",
+    ]
+    features = HashedTextFeatures(bits=12, lexicon_version=3).fit(TEXTS)
+    X = features.transform(texts).toarray()[:, -len(kernel.SEMANTIC_FEATURES) :]
+    for text, row in zip(texts, X, strict=True):
+        known = [leanings[w] for w in re.findall(r"[0-9a-z']+", fold_text(text)) if w in leanings]
+        expected = np.mean(known, axis=0) if known else np.zeros(2)
+        assert row == pytest.approx(expected, abs=1e-5), text
+    # Meaning reaches words no corpus labelled often: name-calling leans toward an insult.
+    insult = dict(zip(texts, X[:, 0], strict=True))
+    assert insult[texts[0]] > insult[texts[1]] + 1.0
+    assert leanings["nincompoop"][0] > leanings["teacup"][0]
+    # Versions 1 and 2 have no semantic columns.
+    assert HashedTextFeatures(bits=12, lexicon_version=2).fit(TEXTS).transform(texts).shape[1] == 2**12 + 11
+
+
+def test_semantic_credit_goes_to_the_words_and_the_sum_is_kept() -> None:
+    texts = ["what a nincompoop and a buffoon", "lovely teacup"]
+    features = HashedTextFeatures(bits=12, lexicon_version=3).fit(TEXTS)
+    n_lexical = len(kernel.lexical_feature_names(3))
+    coef = np.zeros((1, features.n_output_features_))
+    coef[0, -n_lexical + len(kernel.HASHED_LEXICAL_FEATURES)] = 1.0  # semantic_insult alone
+    prepared = features.prepare_linear(coef)
+    scores, explained = features.linear_scores(texts, prepared, contributions=True)
+    assert scores[:, 0] == pytest.approx(features.transform(texts).toarray() @ coef[0], abs=1e-5)
+    assert not explained.lexical_values.any()  # nothing left on the signal itself
+    for doc in (0, 1):
+        mine = explained.word_doc == doc
+        assert explained.word_values[mine, 0].sum() == pytest.approx(scores[doc, 0], abs=1e-5)
+    # Each known word is credited with its own leaning, over the number of known words.
+    leanings = _table_leanings()
+    words = [explained.folded[s:e] for s, e in zip(explained.word_start, explained.word_end, strict=True)]
+    for doc in (0, 1):
+        mine = [w for w, d in zip(words, explained.word_doc, strict=True) if d == doc]
+        known = [w for w in mine if w in leanings]
+        expected = [leanings[w][0] / len(known) if w in leanings else 0.0 for w in mine]
+        assert explained.word_values[explained.word_doc == doc, 0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_word_semantics_table_that_is_not_the_pinned_one_is_refused(monkeypatch, tmp_path) -> None:
+    from moderation.errors import ModelError
+
+    name, _ = kernel.SEMANTIC_TABLES[3]
+    monkeypatch.setitem(kernel.SEMANTIC_TABLES, 3, (name, "0" * 64))
+    kernel._semantic_table.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="not the one lexicon version 3") as raised:
+            HashedTextFeatures(bits=12, lexicon_version=3).fit(TEXTS).transform(["you are a fool"])
+        assert "git checkout" in raised.value.hint
+    finally:
+        kernel._semantic_table.cache_clear()
