@@ -33,7 +33,23 @@ from moderation.model import (  # re-exported: the model and its parts' scoring 
     SiteCalibration,
 )
 
-__all__ = ["CalibratedLinearHead", "ModerationModel", "SiteCalibration"]
+__all__ = ["CalibratedLinearHead", "ModerationModel", "SiteCalibration", "zero_columns"]
+
+
+def zero_columns(X: Any, columns: np.ndarray | tuple[int, ...]) -> Any:
+    """X with ``columns`` set to zero (a linear fit then gives them no weight); X itself when
+    there are none."""
+    if not len(columns):
+        return X
+    if sparse.issparse(X):
+        keep = np.ones(X.shape[1])
+        keep[np.asarray(columns)] = 0.0
+        out = (X @ sparse.diags(keep)).tocsr()
+        out.eliminate_zeros()
+        return out.astype(X.dtype)
+    out = np.array(X, copy=True)
+    out[:, np.asarray(columns)] = 0.0
+    return out
 
 
 class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
@@ -45,6 +61,13 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
     into ``coef_``, so scoring costs the same as without them. ``calibration`` is ``"sigmoid"``
     (Platt scaling, smooth, good with little data) or ``"isotonic"``; ``None`` keeps the raw
     probabilities.
+
+    ``stacked`` names columns (indices into X) that the linear fit leaves out and the Platt
+    calibration takes in beside the out-of-fold score: their weights are learned on scores no
+    row has seen itself. Use it for dense signals of a model learned elsewhere (the semantic
+    leanings, ``kernel.SEMANTIC_FEATURES``): fitted with thousands of n-gram columns that
+    memorise the training rows, such a signal gets far less weight than it earns on new text.
+    The weights are folded into ``linear_`` afterwards, so the head scores as a plain one.
     """
 
     def __init__(
@@ -57,6 +80,7 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
         cv: int = 5,
         max_iter: int = 2000,
         random_state: int = config.SEED,
+        stacked: tuple[int, ...] = (),
     ) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -65,6 +89,7 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.max_iter = max_iter
         self.random_state = random_state
+        self.stacked = stacked
 
     def _check_fitted(self) -> None:
         check_is_fitted(self, "linear_")
@@ -96,12 +121,32 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
                 f"CalibratedLinearHead got {len(self.classes_)} classes"
             )
         weight = np.ones(len(encoded)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        stacked = np.asarray(self.stacked, dtype=np.int64)
+        if len(stacked) and self.calibration != "sigmoid":
+            raise ValueError("stacked columns need calibration='sigmoid'")
+        if len(stacked) and (stacked.min() < 0 or stacked.max() >= X.shape[1]):
+            raise ValueError(f"stacked columns must be indices below {X.shape[1]}, not {self.stacked}")
+        extra = None
+        if len(stacked):
+            extra = X[:, stacked].toarray() if sparse.issparse(X) else np.asarray(X)[:, stacked].copy()
+            X = zero_columns(X, stacked)
         self.scale_ = self._nb_ratios(X, encoded, weight) if self.nb_scaling else None
         self.linear_ = clone(self._linear()).fit(self._scaled(X), encoded, sample_weight=weight)
         self.calibrator_ = None
         if self.calibration is not None:
             oof = self._out_of_fold(X, encoded, weight, groups)
-            self.calibrator_ = self._fit_calibrator(oof, encoded, weight)
+            self.calibrator_ = self._fit_calibrator(oof, encoded, weight, extra)
+            if extra is not None:
+                # a * score + b . extra + c = a * (score + (b / a) . extra) + c: the extra
+                # columns join the linear part, and the calibrator keeps a and c alone.
+                slope = float(self.calibrator_.coef_[0, 0])
+                share = self.calibrator_.coef_[0, 1:] / slope
+                coef = self.linear_.coef_.copy()
+                coef[0, stacked] = share if self.scale_ is None else share / self.scale_[stacked]
+                self.linear_.coef_ = coef
+                self.calibrator_.coef_ = self.calibrator_.coef_[:, :1].copy()
+                self.calibrator_.n_features_in_ = 1
+                oof = oof + extra @ share
             # Kept for training to choose thresholds on scores no row has seen itself; the
             # trainer deletes it before the model is saved.
             self.oof_proba_ = self._calibrate(oof)
@@ -150,13 +195,16 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
             oof[test] = model.decision_function(scaled(X[test]))
         return oof
 
-    def _fit_calibrator(self, scores: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Any:
+    def _fit_calibrator(
+        self, scores: np.ndarray, y: np.ndarray, weight: np.ndarray, extra: np.ndarray | None = None
+    ) -> Any:
         if self.calibration == "isotonic":
             return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
                 scores, y, sample_weight=weight
             )
         platt = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
-        return platt.fit(scores.reshape(-1, 1), y, sample_weight=weight)
+        inputs = scores.reshape(-1, 1) if extra is None else np.column_stack([scores, extra])
+        return platt.fit(inputs, y, sample_weight=weight)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The raw linear score (log-odds before calibration)."""

@@ -47,6 +47,43 @@ def test_head_is_calibrated_on_planted_probabilities() -> None:
     assert np.abs(predicted - truth[3000:]).mean() < 0.05
 
 
+def _memorising_rows(n: int, rng: np.random.Generator, first_id: int) -> tuple:
+    """Rows whose label follows one dense signal, each also holding an id column of its own
+    (so that a linear fit can memorise every training row by its id)."""
+    from scipy import sparse
+
+    y = rng.integers(0, 2, n)
+    signal = rng.normal(loc=1.2 * y, scale=1.0)
+    ids = sparse.csr_matrix((np.ones(n), (np.arange(n), first_id + np.arange(n))), shape=(n, 3 * n + 1))
+    return sparse.hstack([ids, sparse.csr_matrix(signal[:, None])], format="csr"), y, signal
+
+
+def test_a_stacked_column_is_weighed_on_out_of_fold_scores() -> None:
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(config.SEED)
+    X, y, _ = _memorising_rows(600, rng, 0)
+    new_X, new_y, new_signal = _memorising_rows(600, rng, 1200)  # ids never seen in training
+    last = X.shape[1] - 1
+    plain = CalibratedLinearHead(C=4.0).fit(X, y)
+    stacked = CalibratedLinearHead(C=4.0, stacked=(last,)).fit(X, y)
+    # Fitted among the ids, the signal gets too little weight; weighed out of fold, it gets
+    # what it earns on new rows (the planted log-odds slope is 1.2 per unit of the signal).
+    assert stacked.coef_[0, last] * stacked.calibrator_.coef_[0, 0] > 0.8
+    losses = [log_loss(new_y, head.predict_proba(new_X)[:, 1]) for head in (stacked, plain)]
+    assert losses[0] < losses[1]
+    # The weight is folded into the linear part: a plain Platt map of one linear score.
+    raw = new_X @ stacked.coef_[0] + stacked.intercept_[0]
+    slope, offset = stacked.calibrator_.coef_[0, 0], stacked.calibrator_.intercept_[0]
+    assert stacked.predict_proba(new_X)[:, 1] == pytest.approx(1 / (1 + np.exp(-(slope * raw + offset))))
+    ordered = stacked.predict_proba(new_X)[np.argsort(new_signal), 1]
+    assert np.all(np.diff(ordered) >= 0)  # on unseen ids only the signal moves the score
+    with pytest.raises(ValueError, match="stacked columns"):
+        CalibratedLinearHead(stacked=(X.shape[1],)).fit(X, y)
+    with pytest.raises(ValueError, match="sigmoid"):
+        CalibratedLinearHead(stacked=(last,), calibration="isotonic").fit(X, y)
+
+
 @pytest.fixture(scope="module")
 def model() -> ModerationModel:
     return load_model()
