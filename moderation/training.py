@@ -29,9 +29,10 @@ import pandas as pd
 import sklearn
 
 from moderation import config
-from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration
+from moderation.classifier import CalibratedLinearHead, ModerationModel, SiteCalibration, zero_columns
 from moderation.errors import ModerationError
 from moderation.features import CONTEXT_FEATURES, ContextSignals, HashedTextFeatures, fold_texts
+from moderation.kernel import HASHED_LEXICAL_FEATURES, SEMANTIC_FEATURES
 from moderation.normalize import normalize_text
 
 __all__ = [
@@ -783,6 +784,22 @@ def best_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray, *, beta: float =
     return float(np.round(thresholds[int(np.argmax(f_beta))], 4))
 
 
+def _semantic_columns(features: HashedTextFeatures, label: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The columns of ``label``'s semantic leaning and of the other labels' (lexicon version 3).
+
+    A head weighs its own label's leaning on out-of-fold scores (``CalibratedLinearHead``'s
+    ``stacked``) and does not read the others: fitted together, the two leanings (which
+    correlate) took opposite weights that fit the pooled corpora and ranked OLID and ToxiChat
+    at chance (AUC 0.50 for the semantic part alone).
+    """
+    if features.lexicon_version < 3:
+        return (), ()
+    first = features.n_hashed_ + len(HASHED_LEXICAL_FEATURES)
+    own = SEMANTIC_FEATURES.index(f"semantic_{label}")
+    others = [j for j in range(len(SEMANTIC_FEATURES)) if j != own]
+    return (first + own,), tuple(first + j for j in others)
+
+
 def _fit_heads(
     train: pd.DataFrame, *, params: dict[str, Any], progress: Callable[[str], None] = lambda stage: None
 ) -> tuple[ModerationModel, dict[str, np.ndarray]]:
@@ -792,8 +809,9 @@ def _fit_heads(
     X = features.transform(texts)
 
     insult_rows = train["insult"].notna().to_numpy()
-    insult_head = CalibratedLinearHead(**params.get("insult_head", {})).fit(
-        X[insult_rows],
+    own, other = _semantic_columns(features, "insult")
+    insult_head = CalibratedLinearHead(**{"stacked": own, **params.get("insult_head", {})}).fit(
+        zero_columns(X[insult_rows], other),
         train.loc[insult_rows, "insult"].to_numpy(dtype=int),
         sample_weight=train.loc[insult_rows, "insult_weight"].to_numpy(),
         groups=train.loc[insult_rows, "group"].to_numpy(),
@@ -806,8 +824,9 @@ def _fit_heads(
     X_troll = model.troll_matrix(X, train, hostility)
     troll_rows = train["troll"].notna().to_numpy()
     progress(f"fitting the troll head on {int(troll_rows.sum()):,} rows")
-    troll_head = CalibratedLinearHead(**params.get("troll_head", {})).fit(
-        X_troll[troll_rows],
+    own, other = _semantic_columns(features, "troll")
+    troll_head = CalibratedLinearHead(**{"stacked": own, **params.get("troll_head", {})}).fit(
+        zero_columns(X_troll[troll_rows], other),
         train.loc[troll_rows, "troll"].to_numpy(dtype=int),
         sample_weight=train.loc[troll_rows, "troll_weight"].to_numpy(),
         groups=train.loc[troll_rows, "group"].to_numpy(),
@@ -987,6 +1006,7 @@ def train_model(
             "lexicon": model.text_features.lexicon_version,
             "context": None if model.context is None else model.context.version,
         },
+        "semantic_table": _semantic_card(model.text_features.lexicon_version),
         "seed": config.SEED,
         "environment": {
             "python": platform.python_version(),
@@ -997,6 +1017,22 @@ def train_model(
         "training_seconds": round(time.perf_counter() - started, 1),
     }
     return model
+
+
+def _semantic_card(lexicon_version: int) -> dict[str, Any] | None:
+    """Where the word-semantics table a model reads came from (None for lexicon versions 1-2)."""
+    from moderation.kernel import SEMANTIC_TABLES
+
+    if lexicon_version not in SEMANTIC_TABLES:
+        return None
+    name, sha256 = SEMANTIC_TABLES[lexicon_version]
+    return {
+        "file": f"moderation/{name}",
+        "sha256": sha256,
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), each word embedded alone",
+        "built_by": "scripts/build_semantic_table.py",
+        "directions_trained_on": "the default corpora (test splits and their duplicates left out)",
+    }
 
 
 def _corpus_entry(corpus: Corpus, train: pd.DataFrame | None) -> dict[str, Any]:
