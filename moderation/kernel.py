@@ -675,7 +675,8 @@ def lexical_feature_names(version: int = LEXICON_VERSION) -> tuple[str, ...]:
 @functools.cache
 def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
     """The word-semantics table of ``version``: an index of its words' hashes, and each one's
-    leanings (n x 2: insult, troll). Raises ``ModelError`` when the file is not the pinned one."""
+    leanings (n x 2: insult, troll) with a row of zeros after the last (row -1: a word the table
+    does not know). Raises ``ModelError`` when the file is not the pinned one."""
     import hashlib
     from pathlib import Path
 
@@ -699,7 +700,7 @@ def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
 
     with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
         words = stored["words"].tobytes().decode("utf-8").split("\n")
-        scores = stored["scores"].astype(np.float64)
+        scores = np.vstack([stored["scores"].astype(np.float64), np.zeros((1, stored["scores"].shape[1]))])
     index = pd.Index(word_hashes(words))
     if not index.is_unique:
         raise ModelError(f"{path}: two words of the table hash alike", hint="rebuild it without one of them")
@@ -713,9 +714,7 @@ def semantic_words(tokens: Tokens, version: int) -> tuple[np.ndarray, np.ndarray
     if key not in tokens.__dict__:
         table, scores = _semantic_table(version)
         row = table.get_indexer(tokens.word_hash)  # a hash lookup: -1 for a word not in it
-        known = row >= 0
-        values = np.where(known[:, None], scores[row], 0.0)
-        tokens.__dict__[key] = (values, known)
+        tokens.__dict__[key] = (scores[row], row >= 0)  # row -1 holds zeros
     return tokens.__dict__[key]
 
 
