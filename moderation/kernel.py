@@ -708,13 +708,14 @@ def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
 
 
 def semantic_words(tokens: Tokens, version: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each word's leanings (n_words x 2, zero for a word not in the table) and whether the
-    table knows it; computed once a batch."""
+    """Each word's leanings (n_words x 2, zero for a word not in the table), and per text the
+    number of its words the table knows (1 when none); computed once a batch."""
     key = ("semantic", version)
     if key not in tokens.__dict__:
         table, scores = _semantic_table(version)
         row = table.get_indexer(tokens.word_hash)  # a hash lookup: -1 for a word not in it
-        tokens.__dict__[key] = (scores[row], row >= 0)  # row -1 holds zeros
+        known = np.bincount(tokens.word_doc[row >= 0], minlength=tokens.n_docs)
+        tokens.__dict__[key] = (scores[row], np.maximum(known, 1))  # row -1 holds zeros
     return tokens.__dict__[key]
 
 
@@ -725,12 +726,10 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
     if n == 0:
         return out
     if version >= 3:
-        values, known = semantic_words(tokens, version)
-        n_known = np.maximum(np.bincount(tokens.word_doc[known], minlength=n), 1)
+        values, n_known = semantic_words(tokens, version)
         for j in range(values.shape[1]):
-            out[:, len(HASHED_LEXICAL_FEATURES) + j] = np.bincount(
-                tokens.word_doc, weights=values[:, j], minlength=n
-            ) / n_known
+            sums = np.bincount(tokens.word_doc, weights=values[:, j], minlength=n)
+            out[:, len(HASHED_LEXICAL_FEATURES) + j] = sums / n_known
     flags = _lexicon_flags(tokens.word_hash)
     you = (flags & _IS_YOU).astype(bool)
     insult = (flags & (_IS_INSULT | (_IS_INSULT_PLURAL if version >= 2 else 0))).astype(bool)
@@ -990,11 +989,15 @@ class HashedLinearScoring:
         if self.lexicon_version >= 3 and n_words:
             # The semantic signals are means of word leanings: each known word is credited with
             # its share, and the signals themselves with nothing (the sum stays the same).
-            semantic = slice(len(HASHED_LEXICAL_FEATURES), None)
-            values, known = semantic_words(tokens, self.lexicon_version)
-            n_known = np.maximum(np.bincount(word_doc[known], minlength=n), 1)
-            word_values += (values @ prepared.lexical[:, semantic].T) / n_known[word_doc, None]
-            lexical_values[:, semantic, :] = 0.0
+            first = len(HASHED_LEXICAL_FEATURES)
+            values, n_known = semantic_words(tokens, self.lexicon_version)
+            known_in_doc = n_known[word_doc]
+            for k in range(heads):
+                for j in range(values.shape[1]):
+                    weight = prepared.lexical[k, first + j]
+                    if weight:  # a head reads only its own label's leaning
+                        word_values[:, k] += values[:, j] * weight / known_in_doc
+            lexical_values[:, first:, :] = 0.0
         pair_values = (pair_raw * inverse_norm[0][word_doc[:-1]]).T if n_words > 1 else np.zeros((0, heads))
         if n_words > 1:
             pair_values[word_doc[1:] != word_doc[:-1]] = 0.0
