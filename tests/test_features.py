@@ -493,3 +493,16 @@ def test_a_word_semantics_table_that_is_not_the_pinned_one_is_refused(monkeypatc
         assert "git checkout" in raised.value.hint
     finally:
         kernel._semantic_table.cache_clear()
+
+
+def test_the_shipped_semantic_table_gives_no_identity_word_a_leaning() -> None:
+    from moderation.audit import IDENTITY_TERMS as AUDIT_TERMS
+    from moderation.lexicon import IDENTITY_TERMS
+
+    leanings = _table_leanings()
+    terms = [*IDENTITY_TERMS, *(term for group in AUDIT_TERMS.values() for term in group)]
+    words = {w for term in terms for w in re.findall(r"[0-9a-z']+", fold_text(term))}
+    assert {"gay", "muslim", "black", "jewish"} <= words
+    leaning = sorted(w for w in words | {w + "s" for w in words} if w in leanings)
+    assert leaning == [], f"identity words with a leaning of their own: {leaning}"
+    assert len(leanings) > 100_000 and {"idiot", "nincompoop", "teacup"} <= set(leanings)
