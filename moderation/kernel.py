@@ -10,10 +10,13 @@ loads a model whose parts are the scoring-only classes below).
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -677,9 +680,6 @@ def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
     """The word-semantics table of ``version``: an index of its words' hashes, and each one's
     leanings (n x 2: insult, troll) with a row of zeros after the last (row -1: a word the table
     does not know). Raises ``ModelError`` when the file is not the pinned one."""
-    import hashlib
-    from pathlib import Path
-
     from moderation.errors import ModelError
 
     name, expected = SEMANTIC_TABLES[version]
@@ -696,8 +696,6 @@ def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
             f"{path}: the word-semantics table is not the one lexicon version {version} was built with",
             hint="restore it from the release (git checkout moderation/" + name + ")",
         )
-    import io
-
     with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
         words = stored["words"].tobytes().decode("utf-8").split("\n")
         scores = np.vstack([stored["scores"].astype(np.float64), np.zeros((1, stored["scores"].shape[1]))])
@@ -720,7 +718,7 @@ def semantic_words(tokens: Tokens, version: int) -> tuple[np.ndarray, np.ndarray
 
 
 def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_VERSION) -> np.ndarray:
-    """The lexical signals of every text, vectorised over the batch (see ``HASHED_LEXICAL_FEATURES``)."""
+    """The lexical signals of every text, vectorised over the batch (``lexical_feature_names``)."""
     n = tokens.n_docs
     out = np.zeros((n, len(lexical_feature_names(version))), dtype=np.float64)
     if n == 0:
