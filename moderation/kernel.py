@@ -220,10 +220,18 @@ def _regex_regions(
     letters_before = np.r_[0, np.cumsum(lower, dtype=np.int64)]
     with_letter = letters_before[piece_bounds[with_digit + 1]] > letters_before[piece_bounds[with_digit] + 1]
     # ... and pieces with a symbol inside a word, or "$" or "@" before "s" or "h".
+    # Both tests read a trigger's neighbours only, so they run on the triggers alone.
     inner = (classes & _C_INNER).astype(bool)
-    masking = inner & _shift(wordish, 1) & (_shift(wordish, -1) | _shift(inner, -1))
-    leading = np.isin(codes, [ord("$"), ord("@")]) & np.isin(_shift(codes, 1), [ord("s"), ord("h")])
-    pieces = np.union1d(with_digit[with_letter], trigger_pieces[(masking | leading)[triggers]])
+    has_before, has_after = triggers > 0, triggers + 1 < len(codes)
+    before = np.where(has_before, triggers - 1, 0)
+    after = np.where(has_after, triggers + 1, 0)
+    wordish_after = wordish[after] & has_after
+    masking = inner[triggers] & wordish_after & ((wordish[before] | inner[before]) & has_before)
+    trigger_codes, next_codes = codes[triggers], np.where(has_after, codes[after], 0)
+    leading = ((trigger_codes == ord("$")) | (trigger_codes == ord("@"))) & (
+        (next_codes == ord("s")) | (next_codes == ord("h"))
+    )
+    pieces = np.union1d(with_digit[with_letter], trigger_pieces[masking | leading])
     run_starts = np.r_[bounds[whole] + 1, piece_bounds[pieces] + 1]
     run_ends = np.r_[bounds[whole + 1], piece_bounds[pieces + 1]]
     order = np.argsort(run_starts, kind="stable")
@@ -290,7 +298,9 @@ def fold_codepoints(
     becomes one space, runs of three or more of one letter become one ("stuuupid"), and the
     spaces at the ends of every text go. ``version``: see ``FOLD_VERSION``.
     """
-    cleaned = [t.replace("\x00", "") if "\x00" in t else t for t in (_as_str(t) for t in texts)]
+    cleaned = [t if type(t) is str else _as_str(t) for t in texts]
+    if "\x00" in "".join(cleaned):
+        cleaned = [t.replace("\x00", "") for t in cleaned]
     if not cleaned:
         return np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64)
     codes = np.frombuffer(_fold_strings(cleaned, version).encode("utf-32-le"), dtype=np.uint32).copy()
@@ -764,17 +774,21 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
 
     # Caps and elongation are read on the original text: folding lower-cased and shortened it.
     original = np.frombuffer("\x00".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    original_docs = _separators_before(original)
+    if not len(original):
+        return out
+    separators = np.flatnonzero(original == 0)
     index = np.minimum(original, 0x10000)
     letters = _ALPHA_TABLE[index]
     upper = _UPPER_TABLE[index]
-    n_letters = np.bincount(original_docs[letters], minlength=n)
-    n_upper = np.bincount(original_docs[upper], minlength=n)
+    # Per text, from running counts read at its end (its NUL, or the last position).
+    text_ends = np.r_[separators, len(original) - 1]
+    n_letters = np.diff(np.r_[0, np.cumsum(letters, dtype=np.int64)[text_ends]])
+    n_upper = np.diff(np.r_[0, np.cumsum(upper, dtype=np.int64)[text_ends]])
     out[:, 4] = np.where(n_letters >= 8, n_upper / np.maximum(n_letters, 1), 0.0)
     if len(original) > 2:
         triple = letters[2:] & (original[2:] == original[1:-1]) & (original[1:-1] == original[:-2])
-        triple_start = triple & ~np.r_[False, triple[:-1]]
-        out[:, 6] = np.log1p(np.bincount(original_docs[2:][triple_start], minlength=n))
+        triple_start = np.flatnonzero(triple & ~np.r_[False, triple[:-1]]) + 2
+        out[:, 6] = np.log1p(np.bincount(np.searchsorted(separators, triple_start), minlength=n))
     return out
 
 
