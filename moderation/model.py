@@ -355,17 +355,26 @@ class ModerationModel:
         scored["flag"] = flags
         if explain:
             from moderation.explain import reasons_from_contributions
+            from moderation.kernel import distinct_in_order
 
             floor = {label: min(config.REASON_MIN_SCORE, self.thresholds[label]) for label in config.LABELS}
             wanted = np.flatnonzero(((insult >= floor["insult"]) | (troll >= floor["troll"])) & ~unread)
             if len(wanted):
+                # A row's reasons follow from its text and its context signals alone (its scores
+                # do too), so repeated rows are explained once.
+                if context is None:
+                    inverse, first = distinct_in_order(codes[wanted])
+                else:
+                    keyed = np.column_stack([codes[wanted].astype(np.float64), context[wanted]])
+                    _, first, inverse = np.unique(keyed, axis=0, return_index=True, return_inverse=True)
+                rows = wanted[first]
                 reasons[wanted] = reasons_from_contributions(
                     self,
-                    contributions.select(codes[wanted]),
-                    insult[wanted],
-                    troll[wanted],
-                    None if context is None else context[wanted],
-                )
+                    contributions.select(codes[rows]),
+                    insult[rows],
+                    troll[rows],
+                    None if context is None else context[rows],
+                )[np.reshape(inverse, -1)]
         scored["reasons"] = reasons
         scored["model_version"] = self.version
         return scored

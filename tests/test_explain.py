@@ -61,6 +61,38 @@ def test_reasons_for_texts_match_score_frame(model) -> None:
     assert list(reasons) == list(scored["reasons"])
 
 
+def test_repeated_rows_get_the_reasons_their_own_context_gives(model) -> None:
+    # score_frame explains each distinct (text, context signals) once: every row must still get
+    # what explaining it on its own gives, in its own thread.
+    from moderation.ingest import read_comments
+
+    demo = pd.concat(read_comments([Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"]))
+    copy = demo.assign(
+        comment_id="copy-" + demo["comment_id"],
+        parent_id=demo["parent_id"].where(demo["parent_id"] == "", "copy-" + demo["parent_id"]),
+        thread_id="copy-" + demo["thread_id"],
+    )
+    alone = demo.assign(
+        comment_id="alone-" + demo["comment_id"],
+        thread_id="alone-" + demo["comment_id"],
+        parent_id="",
+        depth=0,
+    )
+    frame = pd.concat([demo, copy, alone], ignore_index=True)
+    scored = model.score_frame(frame)
+    insult, troll = scored["insult_score"].to_numpy(), scored["troll_score"].to_numpy()
+    context = model.context_matrix(frame, insult)
+    # The same texts stand in different contexts here, and some of them are explained.
+    contexts_of_text: dict[str, set] = {}
+    for text, row, reasons in zip(frame["text"], context.tolist(), scored["reasons"], strict=True):
+        if reasons:
+            contexts_of_text.setdefault(text, set()).add(tuple(row))
+    assert max(len(rows) for rows in contexts_of_text.values()) > 1
+    expected = reasons_for(model, frame["text"].tolist(), insult, troll, context)
+    read = ~scored["reasons"].str.startswith(config.UNREAD_PREFIX)
+    assert scored["reasons"][read].tolist() == pd.Series(expected)[read].tolist()
+
+
 def _span_f1(predicted: set[int], gold: set[int]) -> float:
     # SemEval-2021 Task 5: F1 over character offsets, 1 when both are empty.
     if not gold and not predicted:
