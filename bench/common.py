@@ -40,6 +40,47 @@ def corpus_texts() -> list[str]:
     return [str(t) for t in texts if isinstance(t, str) and t.strip()]
 
 
+def distinct_corpus_texts() -> list[str]:
+    """Every distinct comment text of the shared corpora, test splits and raw dumps included,
+    in a fixed order: about 100,000, enough for a sample that repeats no text."""
+    from moderation.ingest import read_comments
+
+    data = config.SHARED_DATA_DIR
+    texts = corpus_texts()
+    for name in ("agr_en_train.csv", "agr_en_dev.csv"):
+        texts += pd.read_csv(data / "trac1_aggression" / name, header=None)[1].tolist()
+    texts += pd.read_csv(data / "cyber_trolls/cyber_trolls.csv").iloc[:, 0].tolist()
+    texts += pd.read_csv(data / "toxichat/toxichat_turns_train_dev.csv")["text"].tolist()
+    elf24 = pd.read_csv(data / "elf24_trolling/total.tsv", sep="\t")
+    texts += elf24["Comment"].tolist() + elf24["Post"].tolist()
+    texts += pd.read_csv(data / "socc_ctc/SFU_constructiveness_toxicity.csv")["comment"].tolist()
+    texts += pd.read_csv(data / "insults/test_with_solutions.csv")["Comment"].tolist()
+    texts += pd.read_csv(data / "olid/olid-test-merged.tsv", sep="\t", quoting=3)["tweet"].tolist()
+    for name in ("tsd_test.csv", "tsd_trial.csv"):
+        texts += pd.read_csv(data / "toxic_spans" / name)["text"].tolist()
+    dumps = sorted((data / "raw_dumps").glob("*/*.xml")) + sorted((data / "raw_dumps").glob("*/*.ndjson"))
+    for frame in read_comments(dumps):
+        texts += frame["text"].tolist()
+    return list(dict.fromkeys(t.strip() for t in texts if isinstance(t, str) and t.strip()))
+
+
+def write_distinct_jsonl(path: Path, rows: int, *, seed: int = 7) -> Path:
+    """Write ``rows`` comments of which no two share a text (sampled without replacement)."""
+    if path.exists():
+        with open(path, "rb") as existing:
+            if sum(1 for _ in existing) == rows:
+                return path
+    texts = distinct_corpus_texts()
+    if rows > len(texts):
+        sys.exit(f"the shared corpora hold {len(texts):,} distinct texts; ask for at most that many rows")
+    random.Random(seed).shuffle(texts)
+    with open(path, "w", encoding="utf-8") as out:
+        for i, text in enumerate(texts[:rows]):
+            record = {"id": f"d{i}", "text": text, "author": f"user{i % 50_000}"}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
 def write_sampled_jsonl(path: Path, rows: int, *, seed: int = 7, threads: int = 0) -> Path:
     """Write ``rows`` comments sampled with replacement; ``threads`` > 0 adds thread ids."""
     if path.exists():
