@@ -810,12 +810,15 @@ class LinearTable:
         return np.take(self.packed, columns).view(np.float32).reshape(len(columns), -1)
 
     @staticmethod
-    def pack(rows: np.ndarray) -> np.ndarray:
-        """``rows`` ((1 + k) x n float32) as ``packed`` cells."""
-        lanes = 1 << max(0, (rows.shape[0] - 1).bit_length())
-        cells = np.zeros((rows.shape[1], lanes), dtype=np.float32)
-        cells[:, : rows.shape[0]] = rows.T
-        return cells.view(np.dtype((np.void, 4 * lanes))).reshape(rows.shape[1])
+    def empty_cells(n: int, rows: int) -> np.ndarray:
+        """Zeroed cells for ``n`` columns of ``rows`` lanes each (padded to a power of two), as
+        an n x lanes float32 array: fill lane j with row j, then ``as_packed``."""
+        return np.zeros((n, 1 << max(0, (rows - 1).bit_length())), dtype=np.float32)
+
+    @staticmethod
+    def as_packed(cells: np.ndarray) -> np.ndarray:
+        """``empty_cells`` once filled, as ``packed`` cells (a view, no copy)."""
+        return cells.view(np.dtype((np.void, 4 * cells.shape[1]))).reshape(cells.shape[0])
 
 
 @dataclass(frozen=True)
@@ -889,16 +892,19 @@ class HashedLinearScoring:
         coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
         if coef.shape[1] != self.n_output_features_:
             raise ValueError(f"coef has {coef.shape[1]} columns; the features have {self.n_output_features_}")
+        n = self.n_hashed_
         idf = self.idf_.astype(np.float64)
-        # Rows idf^2 and idf * coef_k, plus a zero column for cut windows, then packed so that
-        # one take reads a column's value for every row (a take of a 2-D table's rows is
-        # several times slower than a 1-D take of whole cells).
-        table = np.zeros((1 + len(coef), self.n_hashed_ + 1), dtype=np.float32)
-        np.multiply(idf, idf, out=table[0, : self.n_hashed_], casting="same_kind")
+        # Rows idf^2 and idf * coef_k, plus a zero column for cut windows, packed so that one
+        # take reads a column's value for every row (a take of a 2-D table's rows is several
+        # times slower than a 1-D take of whole cells). Each row is written straight into its
+        # lane of the cells: no table of rows to transpose (a fresh process pays for every page
+        # it touches).
+        cells = LinearTable.empty_cells(n + 1, 1 + len(coef))
+        np.multiply(idf, idf, out=cells[:n, 0], casting="same_kind")
         for k, row in enumerate(coef, start=1):
-            np.multiply(idf, row[: self.n_hashed_], out=table[k, : self.n_hashed_], casting="same_kind")
-        lexical = coef[:, self.n_hashed_ :] * self.lexical_scale
-        return LinearTable(packed=LinearTable.pack(table), rows=len(table), lexical=lexical)
+            np.multiply(idf, row[:n], out=cells[:n, k], casting="same_kind")
+        lexical = coef[:, n:] * self.lexical_scale
+        return LinearTable(packed=LinearTable.as_packed(cells), rows=1 + len(coef), lexical=lexical)
 
     def linear_scores(
         self, texts: list[str], prepared: LinearTable, *, contributions: bool = False

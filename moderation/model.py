@@ -86,10 +86,12 @@ class ScoringHead(LinearHeadScoring):
 def _expit(values: np.ndarray) -> np.ndarray:
     # 1 / (1 + exp(-x)) with the C library's exp, as scipy.special.expit computes it (numpy's
     # own exp differs from it in the last bit for about 2% of values).
-    def one(x: float) -> float:
-        return 0.0 if x < -709.0 else 1.0 / (1.0 + math.exp(-x))
-
-    return np.fromiter((one(x) for x in values.tolist()), dtype=np.float64, count=len(values))
+    # exp(-x) overflows below x = -709, where the probability is 0.
+    exponents = np.minimum(-values, 709.0).tolist()
+    exps = np.fromiter(map(math.exp, exponents), dtype=np.float64, count=len(values))
+    positive = 1.0 / (1.0 + exps)
+    positive[values < -709.0] = 0.0
+    return positive
 
 
 class ScoringLogistic:
