@@ -132,7 +132,7 @@ def score(
     ] = None,
 ) -> None:
     """Score every comment of INPUT files for insult and trolling; no database needed."""
-    from moderation.scoring import score_files
+    from moderation.scoring import keep_freed_memory, score_files
 
     if engine == "dask":
         from moderation.distributed import score_with_dask
@@ -152,6 +152,7 @@ def score(
     if engine != "local":
         raise ModerationError(f"unknown engine {engine!r}", hint="use --engine local or --engine dask")
 
+    keep_freed_memory()
     with _progress("scoring") as advance:
         summary = score_files(
             inputs,
@@ -203,8 +204,10 @@ def ingest(
     ] = 1,
 ) -> None:
     """Load INPUT dumps into the store and score them; running it again adds nothing new."""
+    from moderation.scoring import keep_freed_memory
     from moderation.store import ingest_files, open_store
 
+    keep_freed_memory()
     with open_store(db) as store, _progress("ingesting") as advance:
         summary = ingest_files(
             store,
@@ -230,9 +233,11 @@ def rescore(
     ] = None,
 ) -> None:
     """Score every stored comment with the active model (earlier models' scores are kept)."""
+    from moderation.scoring import keep_freed_memory
     from moderation.store import open_store
     from moderation.store import rescore as rescore_store
 
+    keep_freed_memory()
     with open_store(db) as store, _progress("rescoring") as advance:
         done = rescore_store(store, model_ref=model, on_progress=advance)
     typer.echo(f"rescored {done:,} comments")

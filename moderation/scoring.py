@@ -27,7 +27,7 @@ from moderation.ingest import ReadReport, RejectsSink, read_comments, rejects_pa
 from moderation.model import not_read
 from moderation.output import FrameWriter
 
-__all__ = ["ScoreSummary", "score_files", "score_frames"]
+__all__ = ["ScoreSummary", "keep_freed_memory", "score_files", "score_frames"]
 
 _ROLLUP_COLUMNS = ["comment_id", "thread_id", "author", "insult_score", "troll_score", "flag"]
 
@@ -58,6 +58,32 @@ class ScoreSummary:
             f"read {self.rows_read:,} rows, scored {self.rows_scored:,}{unread}, {rejected}; "
             f"model {self.model_version}; wrote {self.output}"
         )
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep the memory a scoring run frees, for the next frame to reuse.
+
+    Every frame allocates the same large numpy arrays (tens of MB at ``config.CHUNK_ROWS``).
+    By default glibc serves each from a fresh mmap and unmaps it when freed, so the next frame
+    takes a page fault on every 4 KiB of it again: about a tenth of a run's time (100,000
+    comments, one core: 112,000 page faults against 65,000, 5.40 s against 4.63 s end to end,
+    the same peak RSS). With mmap off and trimming only past 1 GiB free, the heap keeps the
+    pages. A process-wide setting, so the batch commands (score, ingest, rescore) make it,
+    and forked workers inherit it; a library caller chooses for its own process. Returns
+    whether it took effect (False off glibc).
+    """
+    import ctypes
+    import platform
+
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 # --- worker processes --------------------------------------------------------------------------

@@ -176,3 +176,31 @@ def test_example_page_insults_outrank_the_friendly_comments_and_its_troll_leads_
     assert "Diana Cornwell" in set(
         scored.loc[scored["text"].str.contains("public service announcement"), "author"]
     )
+
+
+_FRAME_FAULTS = """
+import resource, sys
+import numpy as np
+from moderation.scoring import keep_freed_memory
+took = keep_freed_memory() if sys.argv[1] == "keep" else None
+def frame():
+    arrays = [np.ones(4_000_000) for _ in range(4)]  # 128 MB, as a frame's arrays
+    del arrays
+frame()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+frame()
+print(took, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc settings exist on Linux only")
+def test_keep_freed_memory_spares_the_next_frame_its_page_faults() -> None:
+    def second_frame_faults(mode: str) -> tuple[str, int]:
+        run = subprocess.run([sys.executable, "-c", _FRAME_FAULTS, mode], capture_output=True, text=True)
+        took, faults = run.stdout.split()
+        return took, int(faults)
+
+    took, kept = second_frame_faults("keep")
+    _, default = second_frame_faults("default")
+    assert took == "True"
+    assert kept * 10 < default, (kept, default)
