@@ -217,8 +217,13 @@ def _regex_regions(
     trigger_pieces = np.searchsorted(piece_edges, triggers)
     # Pieces with a digit and a letter ...
     with_digit = np.unique(trigger_pieces[(classes[triggers] & _C_DIGIT) > 0])
-    letters_before = np.r_[0, np.cumsum(lower, dtype=np.int64)]
-    with_letter = letters_before[piece_bounds[with_digit + 1]] > letters_before[piece_bounds[with_digit] + 1]
+    # (read on those pieces alone, which hold a digit each and so are never empty)
+    piece_starts = piece_bounds[with_digit] + 1
+    piece_lengths = piece_bounds[with_digit + 1] - piece_starts
+    with_letter = np.zeros(0, dtype=bool)
+    if len(with_digit):
+        in_pieces = lower[_span_positions(piece_starts, piece_lengths)]
+        with_letter = np.logical_or.reduceat(in_pieces, np.cumsum(piece_lengths) - piece_lengths)
     # ... and pieces with a symbol inside a word, or "$" or "@" before "s" or "h".
     # Both tests read a trigger's neighbours only, so they run on the triggers alone.
     inner = (classes & _C_INNER).astype(bool)
