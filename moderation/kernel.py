@@ -720,15 +720,41 @@ def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
     return index, scores
 
 
+@functools.cache
+def _word_table(version: int) -> tuple[pd.Index, np.ndarray, np.ndarray, int]:
+    """The word-semantics table of ``version`` with the lexicon's words it lacks appended, so
+    that one hash lookup a word finds both: the index, each row's leanings (zero past the
+    table's own rows) and lexicon flags, each with a zero row after the last (row -1), and the
+    number of the table's own rows."""
+    index, scores = _semantic_table(version)
+    lexicon, lexicon_flags = _lexicon_table()
+    found = index.get_indexer(lexicon)
+    missing = found < 0
+    words = index.append(pd.Index(lexicon[missing]))
+    flags = np.zeros(len(words) + 1, dtype=np.uint8)
+    flags[found[~missing]] = lexicon_flags[~missing]
+    flags[len(index) : len(words)] = lexicon_flags[missing]
+    leanings = np.vstack([scores[:-1], np.zeros((int(missing.sum()) + 1, scores.shape[1]))])
+    return words, leanings, flags, len(index)
+
+
+def _word_rows(tokens: Tokens, version: int) -> np.ndarray:
+    """Each word's row of ``_word_table(version)`` (-1: in neither list); once a batch."""
+    key = ("word rows", version)
+    if key not in tokens.__dict__:
+        tokens.__dict__[key] = _word_table(version)[0].get_indexer(tokens.word_hash)
+    return tokens.__dict__[key]
+
+
 def semantic_words(tokens: Tokens, version: int) -> tuple[np.ndarray, np.ndarray]:
     """Each word's leanings (n_words x 2, zero for a word not in the table), and per text the
     number of its words the table knows (1 when none); computed once a batch."""
     key = ("semantic", version)
     if key not in tokens.__dict__:
-        table, scores = _semantic_table(version)
-        row = table.get_indexer(tokens.word_hash)  # a hash lookup: -1 for a word not in it
-        known = np.bincount(tokens.word_doc[row >= 0], minlength=tokens.n_docs)
-        tokens.__dict__[key] = (scores[row], np.maximum(known, 1))  # row -1 holds zeros
+        _, leanings, _, table_rows = _word_table(version)
+        row = _word_rows(tokens, version)
+        known = np.bincount(tokens.word_doc[(row >= 0) & (row < table_rows)], minlength=tokens.n_docs)
+        tokens.__dict__[key] = (leanings[row], np.maximum(known, 1))  # row -1 holds zeros
     return tokens.__dict__[key]
 
 
@@ -743,7 +769,10 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
         for j in range(values.shape[1]):
             sums = np.bincount(tokens.word_doc, weights=values[:, j], minlength=n)
             out[:, len(HASHED_LEXICAL_FEATURES) + j] = sums / n_known
-    flags = _lexicon_flags(tokens.word_hash)
+    if version >= 3:
+        flags = _word_table(version)[2][_word_rows(tokens, version)]
+    else:
+        flags = _lexicon_flags(tokens.word_hash)
     you = (flags & _IS_YOU).astype(bool)
     insult = (flags & (_IS_INSULT | (_IS_INSULT_PLURAL if version >= 2 else 0))).astype(bool)
     profane = (flags & _IS_PROFANE).astype(bool)
@@ -785,10 +814,13 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
     index = np.minimum(original, 0x10000)
     letters = _ALPHA_TABLE[index]
     upper = _UPPER_TABLE[index]
-    # Per text, from running counts read at its end (its NUL, or the last position).
-    text_ends = np.r_[separators, len(original) - 1]
-    n_letters = np.diff(np.r_[0, np.cumsum(letters, dtype=np.int64)[text_ends]])
-    n_upper = np.diff(np.r_[0, np.cumsum(upper, dtype=np.int64)[text_ends]])
+    # Per text: a sum over it and the NUL after it (never a letter); an empty last text has
+    # no position of its own and keeps 0.
+    text_starts = np.r_[0, separators + 1]
+    within = text_starts < len(original)
+    n_letters, n_upper = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    n_letters[within] = np.add.reduceat(letters.view(np.uint8), text_starts[within], dtype=np.int64)
+    n_upper[within] = np.add.reduceat(upper.view(np.uint8), text_starts[within], dtype=np.int64)
     out[:, 4] = np.where(n_letters >= 8, n_upper / np.maximum(n_letters, 1), 0.0)
     if len(original) > 2:
         triple = letters[2:] & (original[2:] == original[1:-1]) & (original[1:-1] == original[:-2])

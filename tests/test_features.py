@@ -486,13 +486,16 @@ def test_a_word_semantics_table_that_is_not_the_pinned_one_is_refused(monkeypatc
 
     name, _ = kernel.SEMANTIC_TABLES[3]
     monkeypatch.setitem(kernel.SEMANTIC_TABLES, 3, (name, "0" * 64))
-    kernel._semantic_table.cache_clear()
+    caches = (kernel._semantic_table, kernel._word_table)  # the table as read, and with the lexicon
+    for cache in caches:
+        cache.cache_clear()
     try:
         with pytest.raises(ModelError, match="not the one lexicon version 3") as raised:
             HashedTextFeatures(bits=12, lexicon_version=3).fit(TEXTS).transform(["you are a fool"])
         assert "git checkout" in raised.value.hint
     finally:
-        kernel._semantic_table.cache_clear()
+        for cache in caches:
+            cache.cache_clear()
 
 
 def test_the_shipped_semantic_table_gives_no_identity_word_a_leaning() -> None:
