@@ -184,9 +184,8 @@ def _word_strings(contributions, index: np.ndarray) -> np.ndarray:
     if len(index) == 0:
         return out
     inverse, first = distinct_in_order(c.word_hash[index])
-    words = np.asarray(
-        [c.folded[c.word_start[i] : c.word_end[i]] for i in index[first].tolist()], dtype=object
-    )
+    words = np.empty(len(first), dtype=object)
+    words[:] = c.word_strings(index[first])
     out[:] = words[inverse]
     return out
 
@@ -230,7 +229,10 @@ def _top_terms(
     if len(docs) == 0:
         return joined
     # The same term twice in a comment (a word that is also a signal's name) is listed once.
-    unique = ~pd.DataFrame({"doc": docs, "term": terms}).duplicated().to_numpy()
+    term_codes, distinct_terms = pd.factorize(terms)
+    _, first = distinct_in_order(docs.astype(np.int64) * len(distinct_terms) + term_codes)
+    unique = np.zeros(len(docs), dtype=bool)
+    unique[first] = True
     docs, terms = docs[unique], terms[unique].tolist()
     bounds = np.r_[0, np.flatnonzero(np.diff(docs)) + 1, len(docs)]
     starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()

@@ -862,7 +862,7 @@ class LinearTable:
 class Contributions:
     """Per-word, per-pair and per-signal contributions of a batch (``HashedTextFeatures.contributions``)."""
 
-    folded: str  # the padded folded batch; word i is folded[word_start[i]:word_end[i]]
+    codes: np.ndarray  # the padded folded batch's code points; word i is codes[word_start[i]:word_end[i]]
     word_start: np.ndarray
     word_end: np.ndarray
     word_doc: np.ndarray
@@ -870,6 +870,23 @@ class Contributions:
     word_values: np.ndarray  # n_words x heads
     pair_values: np.ndarray  # (n_words - 1) x heads: words i and i + 1
     lexical_values: np.ndarray  # n_docs x n_lexical x heads
+
+    @functools.cached_property
+    def folded(self) -> str:
+        """The padded folded batch as text: word i is ``folded[word_start[i]:word_end[i]]``."""
+        return self.codes.tobytes().decode("utf-32-le")
+
+    def word_strings(self, words: np.ndarray) -> list[str]:
+        """The folded text of each of ``words`` (indices), decoded from those words alone."""
+        words = np.asarray(words, dtype=np.int64)
+        if not len(words):
+            return []
+        starts, lengths = self.word_start[words], self.word_end[words] - self.word_start[words]
+        # Each word's code points and a 0 after it (no word holds a 0), decoded in one go.
+        positions = _span_positions(starts, lengths + 1)
+        codes = self.codes[np.minimum(positions, len(self.codes) - 1)]
+        codes[np.cumsum(lengths + 1) - 1] = 0
+        return codes.tobytes().decode("utf-32-le").split("\x00")[:-1]
 
     def select(self, docs: np.ndarray) -> Contributions:
         """The contributions of the texts ``docs`` (indices, repeats allowed), as a new batch."""
@@ -885,7 +902,7 @@ class Contributions:
             has_pair = (words[:-1] < len(self.pair_values)) & (new_doc[1:] == new_doc[:-1])
             pairs[has_pair] = self.pair_values[words[:-1][has_pair]]
         return Contributions(
-            folded=self.folded,
+            codes=self.codes,
             word_start=self.word_start[words],
             word_end=self.word_end[words],
             word_doc=new_doc,
@@ -1057,7 +1074,7 @@ class HashedLinearScoring:
         if n_words > 1:
             pair_values[word_doc[1:] != word_doc[:-1]] = 0.0
         explained = Contributions(
-            folded=tokens.padded.tobytes().decode("utf-32-le"),
+            codes=tokens.padded,
             word_start=tokens.word_start,
             word_end=tokens.word_end,
             word_doc=word_doc,

@@ -61,6 +61,16 @@ def test_reasons_for_texts_match_score_frame(model) -> None:
     assert list(reasons) == list(scored["reasons"])
 
 
+def test_a_phrase_said_three_times_is_one_reason(model) -> None:
+    texts = ["shut up shut up shut up you troll", "you are a loser, you are a loser, you are a loser"]
+    reasons = model.score_frame(pd.DataFrame({"text": texts}))["reasons"].tolist()
+    for text, row in zip(texts, reasons, strict=True):
+        for part in row.split(" | "):
+            terms = part.split(": ", 1)[1].split(", ")
+            assert len(terms) == len(set(terms)), (text, row)
+    assert "shut up" in reasons[0] and "you are" in reasons[1]
+
+
 def test_repeated_rows_get_the_reasons_their_own_context_gives(model) -> None:
     # score_frame explains each distinct (text, context signals) once: every row must still get
     # what explaining it on its own gives, in its own thread.
