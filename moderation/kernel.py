@@ -15,7 +15,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -829,6 +829,45 @@ def lexical_matrix(texts: list[str], tokens: Tokens, *, version: int = LEXICON_V
     return out
 
 
+#: Chunks whose character n-gram sums ``ChunkSums`` keeps; it empties itself when full, so
+#: memory stays flat (about 60 bytes a chunk). 100,000 comments hold about 200,000 distinct ones.
+CHUNK_CACHE_SIZE = 500_000
+
+
+class ChunkSums:
+    """The character n-gram sums of the chunks a table has already scored, by chunk hash.
+
+    A chunk's sums depend on the chunk alone (``HashedLinearScoring._chunk_sums``), and every
+    batch repeats most of the last one's words: from the second frame of 20,000 comments on,
+    about half of a frame's distinct chunks were in an earlier one. Each state (hash index,
+    sums) is replaced whole, never changed in place, so threads scoring with one model read a
+    consistent one; a thread's additions may be lost to another's, never mixed up.
+    """
+
+    def __init__(self, capacity: int = CHUNK_CACHE_SIZE) -> None:
+        self.capacity = capacity
+        self._state: tuple[pd.Index, np.ndarray] | None = None
+
+    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each hash's row (-1 when not kept), and the sums those rows index (rows x lanes)."""
+        state = self._state
+        if state is None:
+            return np.full(len(hashes), -1, dtype=np.int64), None
+        index, sums = state
+        return index.get_indexer(hashes), sums
+
+    def add(self, hashes: np.ndarray, sums: np.ndarray) -> None:
+        """Keep the sums (len(hashes) x lanes) of chunks ``hashes``, none of them kept yet."""
+        state = self._state
+        if state is None or len(state[0]) + len(hashes) > self.capacity:
+            state = (pd.Index(np.zeros(0, dtype=np.uint64)), np.zeros((0, sums.shape[1])))
+        if len(state[0]) + len(hashes) > self.capacity:
+            self._state = None  # more new chunks than it can keep: keep none
+            return
+        index, kept = state
+        self._state = (index.append(pd.Index(hashes)), np.concatenate([kept, sums]))
+
+
 @dataclass(frozen=True)
 class LinearTable:
     """Linear heads folded into the hashed column space, ready for ``linear_scores``.
@@ -841,6 +880,7 @@ class LinearTable:
     packed: np.ndarray  # n_hashed + 1 cells (void dtype), each the float32 lanes of a column
     rows: int  # 1 + k
     lexical: np.ndarray  # k x n_lexical
+    chunk_sums: ChunkSums = field(default_factory=ChunkSums, compare=False, repr=False)
 
     def gather(self, columns: np.ndarray) -> np.ndarray:
         """The lanes of ``columns``: (len(columns), lanes) float32; lane j is row j."""
@@ -1099,15 +1139,33 @@ class HashedLinearScoring:
         rows = prepared.rows
         if not len(chunk_start):
             return np.zeros(0, dtype=np.int64), np.zeros((rows, 0))
-        # Distinct chunks by their hash (as words are told apart), then their code points joined
-        # by 0 as a batch of their own: a chunk's sums do not depend on where it stands.
-        codes, first = distinct_in_order(tokens.span_hash(chunk_start, chunk_end))
-        lengths = chunk_end[first] - chunk_start[first] + 1  # with the 0 after it
-        distinct_codes = padded[_span_positions(chunk_start[first], lengths)]
+        # Distinct chunks by their hash (as words are told apart); those the table has not met
+        # before, their code points joined by 0, as a batch of their own: a chunk's sums do not
+        # depend on where it stands, nor on the other chunks around it.
+        hashes = tokens.span_hash(chunk_start, chunk_end)
+        codes, first = distinct_in_order(hashes)
+        kept_rows, kept_sums = prepared.chunk_sums.find(hashes[first])
+        new = np.flatnonzero(kept_rows < 0)
+        per_chunk = np.zeros((rows, len(first)))
+        if len(new) < len(first):
+            old = np.flatnonzero(kept_rows >= 0)
+            per_chunk[:, old] = kept_sums[kept_rows[old]].T  # type: ignore[index]
+        if len(new):
+            at = first[new]
+            per_chunk[:, new] = self._distinct_chunk_sums(padded, chunk_start[at], chunk_end[at], prepared)
+            prepared.chunk_sums.add(hashes[at], per_chunk[:, new].T)
+        return tokens.doc_of_position[chunk_start], per_chunk[:, codes]
+
+    def _distinct_chunk_sums(
+        self, padded: np.ndarray, starts: np.ndarray, ends: np.ndarray, prepared: LinearTable
+    ) -> np.ndarray:
+        """The sums (rows x chunks) of the chunks ``padded[start:end]``, one per chunk given."""
+        lengths = ends - starts + 1  # with the 0 after it
+        distinct_codes = padded[_span_positions(starts, lengths)]
         distinct_codes[np.cumsum(lengths) - 1] = 0
         distinct_codes = distinct_codes[:-1]
         distinct_tokens = tokenize(distinct_codes, np.r_[0, np.flatnonzero(distinct_codes == 0) + 1])
-        per_chunk = np.zeros((rows, len(first)))
+        per_chunk = np.zeros((prepared.rows, len(starts)))
         for _, docs, columns in ngram_streams(
             distinct_tokens,
             word_ngram_range=tuple(self.word_ngram_range),
@@ -1117,9 +1175,9 @@ class HashedLinearScoring:
             blocks=(1,),
         ):
             lanes = prepared.gather(columns)
-            for j in range(rows):
-                per_chunk[j] += np.bincount(docs, weights=lanes[:, j], minlength=len(first))
-        return tokens.doc_of_position[chunk_start], per_chunk[:, codes]
+            for j in range(prepared.rows):
+                per_chunk[j] += np.bincount(docs, weights=lanes[:, j], minlength=len(starts))
+        return per_chunk
 
     def contributions(self, texts: list[str], prepared: LinearTable) -> Contributions:
         """The ``Contributions`` of ``texts`` (see ``linear_scores``)."""

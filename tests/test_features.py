@@ -180,6 +180,30 @@ def test_linear_scores_equal_the_matrix_product(char_windows: str) -> None:
     assert np.allclose(with_contributions, expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("capacity", [kernel.CHUNK_CACHE_SIZE, 7])
+def test_chunks_met_in_an_earlier_batch_give_the_bits_a_fresh_table_gives(capacity: int) -> None:
+    # The table keeps the character n-gram sums of every chunk it has scored; a later batch
+    # takes them from there. Scores and contributions must be bit for bit those of a table that
+    # never saw a batch, also when the keeper empties itself (capacity 7: every batch).
+    features = HashedTextFeatures(bits=16, char_windows="chunks").fit(TEXTS)
+    coef = np.random.default_rng(2).normal(size=(2, features.n_output_features_))
+    later = ["idiot idiot, nobody asked", "What a lovely moron", "Thanks, idiot!", "brand new words here"]
+    warm = features.prepare_linear(coef)
+    warm.chunk_sums.capacity = capacity
+    features.linear_scores(TEXTS, warm)
+    scores, explained = features.linear_scores(later, warm, contributions=True)
+    fresh = features.prepare_linear(coef)
+    fresh_scores, fresh_explained = features.linear_scores(later, fresh, contributions=True)
+    assert np.array_equal(scores, fresh_scores)
+    assert np.array_equal(explained.word_values, fresh_explained.word_values)
+    state = warm.chunk_sums._state
+    chunks = {chunk for text in fold_texts(TEXTS + later) for chunk in text.split()}
+    if capacity > len(chunks):  # every distinct chunk of both batches is kept, once
+        assert state is not None and len(state[0]) == len(chunks)
+    else:
+        assert state is None or len(state[0]) <= capacity
+
+
 def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power_cache(monkeypatch) -> None:
     # The powers behind the word and chunk hashes are kept between batches and grown; a batch
     # longer than the cache computes its own. Neither may change a score.
