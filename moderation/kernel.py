@@ -464,17 +464,21 @@ def tokenize(codes: np.ndarray, starts: np.ndarray) -> Tokens:
     n_docs = len(starts)
     separator = codes == 0
     before = _separators_before(codes)
-    target = np.arange(len(codes)) + 2 * before + 1 + separator
+    # Position i goes to i + 2 * (texts before it) + 1, and a separator one further.
+    target = before * 2
+    target += np.arange(1, len(codes) + 1)
+    target += separator
     padded = np.full(len(codes) + 2 * n_docs, 32, dtype=np.uint32)
     padded[target] = codes
     doc_of_position = _separators_before(padded)
-    is_word = _WORD_CODE_TABLE[np.minimum(padded, 0x10000)]
-    is_word[padded == 0] = False
+    is_word = _WORD_CODE_TABLE.take(padded, mode="clip")  # the last entry: beyond the BMP; NUL is not
     edges = np.diff(np.r_[False, is_word, False].astype(np.int8))
     word_start = np.flatnonzero(edges == 1)
     word_end = np.flatnonzero(edges == -1)
-    prefix = np.zeros(len(padded) + 1, dtype=np.uint64)
-    np.cumsum(padded * _powers(_PRIME, len(padded)), out=prefix[1:])
+    prefix = np.empty(len(padded) + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.multiply(padded, _powers(_PRIME, len(padded)), out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     word_hash = _span_hash(prefix, word_start, word_end)
     return Tokens(
         padded, doc_of_position, word_start, word_end, doc_of_position[word_start], word_hash, n_docs, prefix
