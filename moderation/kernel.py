@@ -852,6 +852,10 @@ class ChunkSums:
         self.capacity = capacity
         self._state: tuple[pd.Index, np.ndarray] | None = None
 
+    def clear(self) -> None:
+        """Forget every chunk (a benchmark's repeat then starts as a new process would)."""
+        self._state = None
+
     def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Each hash's row (-1 when not kept), and the sums those rows index (rows x lanes)."""
         state = self._state
