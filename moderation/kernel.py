@@ -865,8 +865,11 @@ class ChunkSums:
         return index.get_indexer(hashes), sums
 
     def add(self, hashes: np.ndarray, sums: np.ndarray) -> None:
-        """Keep the sums (len(hashes) x lanes) of chunks ``hashes``, none of them kept yet."""
+        """Keep the sums (len(hashes) x lanes) of chunks ``hashes`` (distinct hashes)."""
         state = self._state
+        if state is not None:  # another thread may have added some since this one looked
+            new = state[0].get_indexer(hashes) < 0
+            hashes, sums = hashes[new], sums[new]
         if state is None or len(state[0]) + len(hashes) > self.capacity:
             state = (pd.Index(np.zeros(0, dtype=np.uint64)), np.zeros((0, sums.shape[1])))
         if len(state[0]) + len(hashes) > self.capacity:

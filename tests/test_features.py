@@ -204,6 +204,17 @@ def test_chunks_met_in_an_earlier_batch_give_the_bits_a_fresh_table_gives(capaci
         assert state is None or len(state[0]) <= capacity
 
 
+def test_chunk_sums_added_twice_are_kept_once() -> None:
+    # Two threads scoring with one model may both find a chunk missing and both add it.
+    kept = kernel.ChunkSums()
+    hashes = np.arange(10, 15, dtype=np.uint64)
+    sums = np.arange(15.0).reshape(5, 3)
+    kept.add(hashes[:3], sums[:3])
+    kept.add(hashes[1:], sums[1:])
+    rows, table = kept.find(np.r_[hashes, np.uint64(99)])
+    assert rows[-1] == -1 and np.array_equal(table[rows[:-1]], sums)
+
+
 def test_a_batch_scores_the_same_whatever_was_scored_before_and_beyond_the_power_cache(monkeypatch) -> None:
     # The powers behind the word and chunk hashes are kept between batches and grown; a batch
     # longer than the cache computes its own. Neither may change a score.
