@@ -1275,9 +1275,16 @@ def context_matrix(
         return np.full(n, "", dtype=object)
 
     thread = column("thread_id")
+    if not (thread != "").any():
+        return out  # no thread is known (a flat dump): every signal is 0
     parent = column("parent_id")
-    author = column("author")
     title = column("thread_title")
+    thread_sizes = pd.Series(thread).map(pd.Series(thread).value_counts()).to_numpy()
+    has_parent = parent != ""
+    known = (thread != "") & ((thread_sizes > 1) | has_parent | (title != ""))
+    if not known.any():
+        return out
+    author = column("author")
     comment_id = column("comment_id")
     texts = column("text")
     depth = (
@@ -1286,12 +1293,6 @@ def context_matrix(
         else np.zeros(n)
     )
     host = np.zeros(n) if hostility is None else np.asarray(hostility, dtype=np.float64)
-
-    thread_sizes = pd.Series(thread).map(pd.Series(thread).value_counts()).to_numpy()
-    has_parent = parent != ""
-    known = (thread != "") & ((thread_sizes > 1) | has_parent | (title != ""))
-    if not known.any():
-        return out
 
     fold_version = 1 if version <= 2 else 2
     folded = np.asarray(fold_texts(texts, version=fold_version), dtype=object)
