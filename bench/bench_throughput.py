@@ -62,6 +62,9 @@ def main() -> None:
         source = write_sampled_jsonl(Path(folder) / f"comments_{rows}.jsonl", rows)
         with open(source, encoding="utf-8") as handle:
             texts = [json.loads(line)["text"] for line in handle]
+        # Drawn with replacement from ~53,000 texts: at a million rows each repeats ~19 times,
+        # which favours a model that remembers what it has scored (its table of word sums).
+        distinct_share = len(set(texts)) / len(texts)
         predict_prob(texts[:100])  # load its model before timing
         scored = Path(folder) / "scored.csv"
         for repeat in range(args.repeats):
@@ -116,6 +119,10 @@ def main() -> None:
         "vs_apc = rows/s over alt-profanity-check's, vs_jobs1 = speed-up over --jobs 1; "
         "peak RSS is the largest single process"
     )
+    print(
+        f"the sample: {distinct_share:.0%} of its rows have a text no earlier row has; for a sample "
+        "that repeats none, see bench_model_speed.py --samples distinct"
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "throughput",
@@ -128,6 +135,7 @@ def main() -> None:
         "repeats": args.repeats,
         "cores": cores,
         "load_average_before": load_before,
+        "distinct_share": distinct_share,
     }
     output.write_text(json.dumps(payload, indent=2))
     print(f"wrote {output}")
