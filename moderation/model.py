@@ -16,6 +16,7 @@ for scoring (``registry.load_model(for_scoring=True)``) holds the scoring-only p
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +188,7 @@ def _texts_of(frame: pd.DataFrame) -> list[str]:
 
 
 _NUL_AND_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+_ANY_NUL_OR_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # the same characters
 
 
 def _model_text(text: object) -> str:
@@ -202,8 +204,8 @@ def _model_text(text: object) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     # str.translate copies the text char by char; first check (in C) that it has something to
-    # drop: every control character is unprintable, and so are the line breaks and tabs it keeps.
-    if text.isprintable() or text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
+    # drop: every control character is unprintable, and a search finds the ones it drops.
+    if text.isprintable() or not _ANY_NUL_OR_CONTROL.search(text):
         return text
     return text.translate(_NUL_AND_CONTROLS)
 
