@@ -867,16 +867,17 @@ class ChunkSums:
     def add(self, hashes: np.ndarray, sums: np.ndarray) -> None:
         """Keep the sums (len(hashes) x lanes) of chunks ``hashes`` (distinct hashes)."""
         state = self._state
-        if state is not None:  # another thread may have added some since this one looked
-            new = state[0].get_indexer(hashes) < 0
+        if state is not None:
+            new = state[0].get_indexer(hashes) < 0  # another thread may have added some
             hashes, sums = hashes[new], sums[new]
-        if state is None or len(state[0]) + len(hashes) > self.capacity:
-            state = (pd.Index(np.zeros(0, dtype=np.uint64)), np.zeros((0, sums.shape[1])))
-        if len(state[0]) + len(hashes) > self.capacity:
+            if len(state[0]) + len(hashes) > self.capacity:
+                state = None  # full: empty it and start again
+        if len(hashes) > self.capacity:
             self._state = None  # more new chunks than it can keep: keep none
-            return
-        index, kept = state
-        self._state = (index.append(pd.Index(hashes)), np.concatenate([kept, sums]))
+        elif state is None:
+            self._state = (pd.Index(hashes), sums.copy())
+        else:
+            self._state = (state[0].append(pd.Index(hashes)), np.concatenate([state[1], sums]))
 
 
 @dataclass(frozen=True)
