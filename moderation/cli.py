@@ -768,14 +768,22 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
+        if _is_click_error(error, "ClickException"):
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(error.exit_code)  # type: ignore[attr-defined]
+        if _is_click_error(error, "Abort"):
             sys.exit(1)
         raise
+
+
+def _is_click_error(error: Exception, name: str) -> bool:
+    # Click's classes, or the copy of click that typer bundles from 0.2x on (typer._click):
+    # "moderation audit" (for audit-bias) raised the copy's UsageError, which click's
+    # ClickException does not catch, and printed a traceback.
+    return any(
+        cls.__name__ == name and cls.__module__.split(".")[0] in ("click", "typer")
+        for cls in type(error).__mro__
+    )
 
 
 if __name__ == "__main__":

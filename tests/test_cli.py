@@ -111,3 +111,22 @@ def test_every_command_and_option_appears_in_the_readme() -> None:
             for option in param.opts:
                 if option.startswith("--"):
                     assert re.search(re.escape(option) + r"\b", readme), f"README lacks {option} of {name}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["audit"], "No such command 'audit'"),
+        (["score", "--no-such-option"], "No such option: --no-such-option"),
+    ],
+)
+def test_a_mistyped_command_or_option_is_a_usage_message_not_a_traceback(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moderation.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
