@@ -68,6 +68,10 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
     leanings, ``kernel.SEMANTIC_FEATURES``): fitted with thousands of n-gram columns that
     memorise the training rows, such a signal gets far less weight than it earns on new text.
     The weights are folded into ``linear_`` afterwards, so the head scores as a plain one.
+
+    ``solver`` is scikit-learn's: "liblinear" (its trust-region Newton method), or "lbfgs",
+    several times faster on soft targets (``distill.expand_soft``: each text twice, once per
+    label), where the Newton steps need many more conjugate-gradient iterations.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
         max_iter: int = 2000,
         random_state: int = config.SEED,
         stacked: tuple[int, ...] = (),
+        solver: str = "liblinear",
     ) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -90,6 +95,7 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.stacked = stacked
+        self.solver = solver
 
     def _check_fitted(self) -> None:
         check_is_fitted(self, "linear_")
@@ -99,7 +105,7 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
             C=self.C,
             class_weight=self.class_weight,
             max_iter=self.max_iter,
-            solver="liblinear",
+            solver=self.solver,
             random_state=self.random_state,
         )
 
@@ -206,14 +212,20 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
         inputs = scores.reshape(-1, 1) if extra is None else np.column_stack([scores, extra])
         return platt.fit(inputs, y, sample_weight=weight)
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The raw linear score (log-odds before calibration)."""
+    def raw_scores(self, X: Any) -> np.ndarray:
+        """The linear score before calibration (``calibrated`` maps it to a probability)."""
         check_is_fitted(self, "linear_")
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
         return self.linear_.decision_function(self._scaled(X))
 
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The calibrated log-odds: positive exactly where ``predict`` says the positive class
+        (the raw linear score's zero is not the calibrated probability's 0.5)."""
+        positive = np.clip(self.predict_proba(X)[:, 1], 1e-12, 1.0 - 1e-12)
+        return np.log(positive) - np.log1p(-positive)
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        positive = self._calibrate(self.decision_function(X))
+        positive = self._calibrate(self.raw_scores(X))
         return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: Any) -> np.ndarray:

@@ -51,7 +51,7 @@ class LinearHeadScoring:
             raise AttributeError("the head is not fitted: call fit first")
 
     def calibrated(self, scores: np.ndarray) -> np.ndarray:
-        """Probabilities for raw linear scores (what ``decision_function`` returns)."""
+        """Probabilities for raw linear scores (``X @ coef_.T + intercept_``)."""
         self._check_fitted()
         return self._calibrate(np.asarray(scores, dtype=np.float64))
 

@@ -24,7 +24,7 @@ _CROSS_FITTED = "calibration is fitted on shuffled out-of-fold scores, so weight
 
 
 @parametrize_with_checks(
-    [CalibratedLinearHead(cv=3)],
+    [CalibratedLinearHead(cv=3), CalibratedLinearHead(cv=3, solver="lbfgs")],
     expected_failed_checks=lambda estimator: {
         "check_sample_weight_equivalence_on_dense_data": _CROSS_FITTED,
         "check_sample_weight_equivalence_on_sparse_data": _CROSS_FITTED,
