@@ -23,7 +23,6 @@ against ``t``. Thresholds are still chosen on hard labels only.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from moderation.errors import ModelError
+from moderation.kernel import read_pinned
 
 __all__ = ["TEACHER_TABLES", "expand_soft", "group_keys", "read_table", "soft_targets", "teacher_table"]
 
@@ -73,19 +73,14 @@ def teacher_table(name: str) -> tuple[pd.Series, dict[str, Any]]:
 
 def read_table(path: Path, expected_sha256: str) -> tuple[pd.Series, dict[str, Any]]:
     """A teacher table file, read only if its sha256 is ``expected_sha256``."""
-    try:
-        payload = Path(path).read_bytes()
-    except OSError as exc:
-        raise ModelError(
-            f"{path}: the teacher table is missing ({exc.strerror})",
-            hint="reinstall the package (pip install -e .): the table ships with it",
-        ) from None
-    if hashlib.sha256(payload).hexdigest() != expected_sha256:
-        raise ModelError(
-            f"{path}: the teacher table is not the pinned one (its sha256 differs)",
-            hint=f"restore it from the release (git checkout moderation/{Path(path).name}), or rebuild "
-            "it with scripts/build_teacher_table.py and pin its sha256 in distill.TEACHER_TABLES",
-        )
+    payload = read_pinned(
+        Path(path),
+        expected_sha256,
+        what="the teacher table",
+        pinned_as="the pinned one (its sha256 differs)",
+        hint=f"restore it from the release (git checkout moderation/{Path(path).name}), or rebuild "
+        "it with scripts/build_teacher_table.py and pin its sha256 in distill.TEACHER_TABLES",
+    )
     with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
         probabilities = pd.Series(stored["insult"].astype(np.float64), index=stored["keys"])
         metadata = json.loads(stored["metadata"].tobytes().decode("utf-8"))

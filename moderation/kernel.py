@@ -694,6 +694,23 @@ def lexical_feature_names(version: int = LEXICON_VERSION) -> tuple[str, ...]:
     return HASHED_LEXICAL_FEATURES + (SEMANTIC_FEATURES if version >= 3 else ())
 
 
+def read_pinned(path: Path, expected_sha256: str, *, what: str, pinned_as: str, hint: str) -> bytes:
+    """The bytes of a data file that ships with the package (``what``, for the messages), only
+    if its sha256 is ``expected_sha256``; ``ModelError`` otherwise, with ``hint`` as the fix."""
+    from moderation.errors import ModelError
+
+    try:
+        payload = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(
+            f"{path}: {what} is missing ({exc.strerror})",
+            hint="reinstall the package (pip install -e .): the file ships with it",
+        ) from None
+    if hashlib.sha256(payload).hexdigest() != expected_sha256:
+        raise ModelError(f"{path}: {what} is not {pinned_as}", hint=hint)
+    return payload
+
+
 @functools.cache
 def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
     """The word-semantics table of ``version``: an index of its words' hashes, and each one's
@@ -703,18 +720,13 @@ def _semantic_table(version: int) -> tuple[pd.Index, np.ndarray]:
 
     name, expected = SEMANTIC_TABLES[version]
     path = Path(__file__).with_name(name)
-    try:
-        payload = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(
-            f"{path}: the word-semantics table is missing ({exc.strerror})",
-            hint="reinstall the package (pip install -e .): the table ships with it",
-        ) from None
-    if hashlib.sha256(payload).hexdigest() != expected:
-        raise ModelError(
-            f"{path}: the word-semantics table is not the one lexicon version {version} was built with",
-            hint="restore it from the release (git checkout moderation/" + name + ")",
-        )
+    payload = read_pinned(
+        path,
+        expected,
+        what="the word-semantics table",
+        pinned_as=f"the one lexicon version {version} was built with",
+        hint="restore it from the release (git checkout moderation/" + name + ")",
+    )
     with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
         words = stored["words"].tobytes().decode("utf-8").split("\n")
         scores = np.vstack([stored["scores"].astype(np.float64), np.zeros((1, stored["scores"].shape[1]))])
