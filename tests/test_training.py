@@ -253,7 +253,8 @@ def test_the_teacher_s_targets_train_the_insult_head_but_choose_no_threshold(sha
     kaggle = assemble_corpus(["kaggle_insults_train"], root=shared_data)
     assert distilled["by_corpus"]["kaggle_insults_train"]["softened"] >= 0.99 * len(kaggle)
     trac = assemble_corpus(["trac1_train"], root=shared_data)
-    assert distilled["by_corpus"]["trac1_train"]["filled"] >= 0.99 * len(trac)
+    # (The table leaves out the texts that duplicate a test split: 1.3% of TRAC's.)
+    assert distilled["by_corpus"]["trac1_train"]["filled"] >= 0.98 * len(trac)
     # The thresholds are chosen on the same hard-labelled rows with or without the teacher: its
     # texts with no insult label of their own (TRAC) choose nothing.
     for model in (taught, plain):
