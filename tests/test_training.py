@@ -242,29 +242,36 @@ def test_scores_are_recalibrated_to_the_moderators_labels(shared_data: Path) -> 
 def test_the_teacher_s_targets_train_the_insult_head_but_choose_no_threshold(shared_data: Path) -> None:
     from sklearn.metrics import roc_auc_score
 
-    from moderation.distill import teacher_table
-    from moderation.training import train_model
+    from moderation.distill import soft_targets, teacher_table
+    from moderation.training import DEFAULT_PARAMS, _fit_heads
 
-    data = "kaggle_insults_train,trac1_train"
-    taught = train_model(data=data, root=shared_data, evaluate_tests=False)
-    plain = train_model(data=data, root=shared_data, evaluate_tests=False, params={"distillation": None})
-    distilled = taught.card["distillation"]
-    assert plain.card["distillation"] is None
     kaggle = assemble_corpus(["kaggle_insults_train"], root=shared_data)
+    trac = assemble_corpus(["trac1_train"], root=shared_data).sample(4000, random_state=config.SEED)
+    train = pd.concat([kaggle, trac], ignore_index=True)
+    target, weight, distilled = soft_targets(
+        train, text_groups(train["text"]), **DEFAULT_PARAMS["distillation"]
+    )
     assert distilled["by_corpus"]["kaggle_insults_train"]["softened"] >= 0.99 * len(kaggle)
-    trac = assemble_corpus(["trac1_train"], root=shared_data)
     # (The table leaves out the texts that duplicate a test split: 1.3% of TRAC's.)
     assert distilled["by_corpus"]["trac1_train"]["filled"] >= 0.98 * len(trac)
-    # The thresholds are chosen on the same hard-labelled rows with or without the teacher: its
-    # texts with no insult label of their own (TRAC) choose nothing.
+    params = {"text_features": {"bits": 16}, "insult_head": {"C": 2.0, "solver": "lbfgs"}}
+    taught, _ = _fit_heads(train, params=params, insult_targets=(target, weight))
+    plain, _ = _fit_heads(train, params=params)
+    # The out-of-fold scores that choose the thresholds (and the site calibration) are those of
+    # the rows with an insult label of their own, the same rows with or without the teacher: its
+    # TRAC texts choose nothing.
     for model in (taught, plain):
-        assert model.card["operating_points"]["insult"]["n"] == len(kaggle)
-    # And the head learned from them: on TRAC's texts it ranks as the teacher does, far more
-    # closely than the head that never saw the teacher's targets.
+        assert len(model.insult_head.oof_proba_) == len(kaggle)
+    assert not np.allclose(taught.insult_head.oof_proba_, plain.insult_head.oof_proba_)
+    # And the head learned from them: on TRAC texts it never trained on, it ranks as the teacher
+    # does more closely than the head that never saw the teacher's targets.
+    unseen = assemble_corpus(["trac1_train"], root=shared_data).drop(trac.index).head(3000)
     probabilities, _ = teacher_table("teacher_v1")
-    teacher = probabilities.reindex(group_keys(text_groups(trac["text"]))).to_numpy()
+    teacher = probabilities.reindex(group_keys(text_groups(unseen["text"]))).to_numpy()
+    known = ~np.isnan(teacher)
     agrees = {}
     for name, model in (("taught", taught), ("plain", plain)):
-        scores = model.score_texts(trac["text"].tolist())["insult_score"].to_numpy()
-        agrees[name] = roc_auc_score(teacher > 0.5, scores)
-    assert agrees["taught"] > agrees["plain"] + 0.02
+        scores = model.score_texts(unseen["text"].tolist())["insult_score"].to_numpy()
+        agrees[name] = roc_auc_score(teacher[known] > 0.5, scores[known])
+    # (About 0.98 against 0.95: the rank disagreement with the teacher more than halves.)
+    assert 1 - agrees["taught"] < 0.67 * (1 - agrees["plain"]), agrees
