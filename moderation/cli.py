@@ -337,6 +337,14 @@ def train(
             "moderators' labels (when they hold enough of both classes)",
         ),
     ] = config.TARGET_PRECISION,
+    teacher: Annotated[
+        bool,
+        typer.Option(
+            "--teacher/--no-teacher",
+            help="fit the insult head on the teacher's soft targets (moderation.distill); "
+            "--no-teacher trains on the labels alone, faster",
+        ),
+    ] = True,
 ) -> None:
     """Train a candidate model from ../shared/data and write it under models/<version>/ with its card."""
     from moderation.registry import save_model
@@ -355,6 +363,7 @@ def train(
         version=version,
         extra=extra,
         target_precision=target_precision,
+        params=None if teacher else {"distillation": None},
         progress=lambda stage: typer.echo(config.STAGE_PREFIX + stage),
     )
     typer.echo(config.STAGE_PREFIX + "saving")

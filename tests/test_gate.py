@@ -227,7 +227,8 @@ def test_the_retraining_loop_end_to_end(shared_data: Path, tmp_path: Path) -> No
     # (all six take twice as long; the loop is the same). With Kaggle and TRAC-1 alone, the 200
     # labels cost OLID and ToxiChat over 0.01 AUC and the gate refused the candidate.
     shipped = "site-v0"
-    cli("train", "--data", LOOP_DATA, "--output", str(models), "--version", shipped, "--promote")
+    cli("train", "--data", LOOP_DATA, "--no-teacher", "--output", str(models), "--version", shipped,
+        "--promote")  # fmt: skip
     assert registry.active_version(models_dir=models) == shipped
 
     # A site's dump: 150 ordinary comments (Kaggle's, with their labels) and 50 using the slur,
@@ -265,7 +266,8 @@ def test_the_retraining_loop_end_to_end(shared_data: Path, tmp_path: Path) -> No
         apply_changes(store, moderator, changes)
 
     trained = cli(
-        "train", "--data", LOOP_DATA, "--db", str(db), "--output", str(models), "--version", "site-v1"
+        "train", "--data", LOOP_DATA, "--no-teacher", "--db", str(db), "--output", str(models),
+        "--version", "site-v1",
     )  # fmt: skip
     assert "200 comments labelled by moderators" in trained.stdout
     candidate = load_model("site-v1", models_dir=models)

@@ -218,7 +218,11 @@ def test_scores_are_recalibrated_to_the_moderators_labels(shared_data: Path) -> 
         corpus=MODERATORS, group=[f"thread:{i % 200}" for i in range(len(site))]
     )
     model = train_model(
-        data="kaggle_insults_train,trac1_train", root=shared_data, extra=labels, evaluate_tests=False
+        data="kaggle_insults_train,trac1_train",
+        root=shared_data,
+        extra=labels,
+        evaluate_tests=False,
+        params={"distillation": None},  # the calibration is the point here, not the teacher
     )
 
     calibration = model.card["site_calibration"]
