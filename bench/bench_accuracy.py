@@ -44,7 +44,7 @@ from moderation.training import (
     assemble_corpus,
     best_threshold,
     resolve_data_spec,
-    text_groups,
+    without_duplicates_of,
 )
 
 #: The issue's floor: our Kaggle insults test AUC minus alt-profanity-check's.
@@ -91,8 +91,7 @@ def _training_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
     train = assemble_corpus(names)
     test_names = [n for n, c in CORPORA.items() if c.split == "test" and n not in names]
     tests = assemble_corpus(test_names)
-    leaked = set(text_groups(tests["text"]))
-    train = train[~np.isin(text_groups(train["text"]), list(leaked))].reset_index(drop=True)
+    train, _ = without_duplicates_of(train, tests["text"])
     return train, tests
 
 

@@ -35,7 +35,7 @@ from common import markdown_table, save_results
 
 from moderation import config
 from moderation.features import HashedTextFeatures, TextFeatures
-from moderation.training import CORPORA, assemble_corpus, resolve_data_spec, text_groups
+from moderation.training import CORPORA, assemble_corpus, resolve_data_spec, without_duplicates_of
 
 
 def _nb_ratio(X: sparse.csr_matrix, y: np.ndarray) -> np.ndarray:
@@ -117,9 +117,7 @@ def main() -> None:
     train = train[train["insult"].notna()].reset_index(drop=True)
     tests = assemble_corpus([n for n, c in CORPORA.items() if c.split == "test"])
     tests = tests[tests["insult"].notna()].reset_index(drop=True)
-    train = train[~np.isin(text_groups(train["text"]), list(set(text_groups(tests["text"]))))].reset_index(
-        drop=True
-    )
+    train, _ = without_duplicates_of(train, tests["text"])
     texts, y, w = (
         train["text"].tolist(),
         train["insult"].to_numpy(dtype=int),

@@ -47,6 +47,7 @@ __all__ = [
     "resolve_data_spec",
     "text_groups",
     "train_model",
+    "without_duplicates_of",
 ]
 
 #: The label definitions of issue 4, written into every model card.
@@ -102,6 +103,14 @@ def text_groups(texts: Iterable[str]) -> np.ndarray:
         ["t:" + hashlib.sha256(f.encode("utf-8")).hexdigest()[:16] for f in fold_texts(list(texts))],
         dtype=object,
     )
+
+
+def without_duplicates_of(train: pd.DataFrame, texts: Iterable[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """``train`` (reindexed) without the rows whose text, or a duplicate of it (``text_groups``),
+    is among ``texts`` (the evaluation texts, never trained on), and the kept rows' text groups."""
+    groups = text_groups(train["text"])
+    kept = ~np.isin(groups, list(set(text_groups(texts))))
+    return train[kept].reset_index(drop=True), groups[kept]
 
 
 def _frame(
@@ -839,6 +848,9 @@ def _fit_heads(
         insult_targets = (train["insult"].to_numpy(dtype=float), train["insult_weight"].to_numpy(dtype=float))
     target, target_weight = insult_targets
     insult_rows = ~np.isnan(target)
+    labelled = train["insult"].notna().to_numpy()
+    if not insult_rows[labelled].all():
+        raise ValueError("insult_targets must give every row with an insult label a target")
     fit_rows = np.flatnonzero(insult_rows)
     y, weight, origin = expand_soft(target[fit_rows], target_weight[fit_rows])
     rows = fit_rows[origin]
@@ -857,9 +869,6 @@ def _fit_heads(
     )
     # Both copies of a soft row share a group, so a fold and an out-of-fold score: keep the
     # first copy's, for the rows with an insult label of their own.
-    labelled = train["insult"].notna().to_numpy()
-    if not insult_rows[labelled].all():
-        raise ValueError("insult_targets must give every row with an insult label a target")
     if hasattr(insult_head, "oof_proba_"):
         fitted, first = np.unique(rows, return_index=True)
         copy_of = np.full(len(train), -1)
@@ -966,11 +975,8 @@ def train_model(
     test_names = [n for n, c in CORPORA.items() if c.split == "test" and n not in names]
     tests = assemble_corpus(test_names, root=root) if (evaluate_tests and test_names) else None
     evaluation = _stack(tests, heldout)
-    groups_by_text = text_groups(train["text"])
-    if evaluation is not None:
-        # No evaluation text (or a duplicate of one) may be trained on.
-        kept = ~np.isin(groups_by_text, list(set(text_groups(evaluation["text"]))))
-        train, groups_by_text = train[kept].reset_index(drop=True), groups_by_text[kept]
+    # No evaluation text (or a duplicate of one) may be trained on.
+    train, groups_by_text = without_duplicates_of(train, [] if evaluation is None else evaluation["text"])
     insult_targets, distilled = None, None
     if params.get("distillation"):
         target, weight, distilled = soft_targets(train, groups_by_text, **params["distillation"])

@@ -39,7 +39,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from moderation import config, kernel
-from moderation.training import CORPORA, assemble_corpus, resolve_data_spec, text_groups
+from moderation.training import CORPORA, assemble_corpus, resolve_data_spec, without_duplicates_of
 
 DICTIONARIES = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
 MAX_WORD_LENGTH = 24
@@ -125,7 +125,7 @@ def directions(words: list[str], vectors: np.ndarray, root: Path) -> dict[str, n
     """Per label, the logistic regression direction over comments' mean word vectors."""
     train = assemble_corpus(resolve_data_spec(DIRECTION_DATA), root=root)
     tests = assemble_corpus([n for n, c in CORPORA.items() if c.split == "test"], root=root)
-    train = train[~np.isin(text_groups(train["text"]), text_groups(tests["text"]))].reset_index(drop=True)
+    train, _ = without_duplicates_of(train, tests["text"])
     index, seen, doc = folded_words(train["text"].tolist())
     row_of = {w: i for i, w in enumerate(words)}
     rows = np.asarray([row_of.get(w, -1) for w in seen])[index]

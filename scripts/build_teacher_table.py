@@ -50,7 +50,7 @@ from moderation.training import (
     _semantic_columns,
     assemble_corpus,
     resolve_data_spec,
-    text_groups,
+    without_duplicates_of,
 )
 
 #: Weight of the semantic model in the blend (0.5 scored best of 0.3-0.7 on the out-of-fold rows).
@@ -101,7 +101,7 @@ def main() -> None:
     train = assemble_corpus(resolve_data_spec(TEACHER_DATA), root=root)
     test_names = [n for n, c in CORPORA.items() if c.split == "test"]
     tests = assemble_corpus(test_names, root=root)
-    train = train[~np.isin(text_groups(train["text"]), text_groups(tests["text"]))].reset_index(drop=True)
+    train, groups_by_text = without_duplicates_of(train, tests["text"])
     vectors = embeddings(train["text"].tolist() + tests["text"].tolist(), args.vectors)
     E, E_tests = vectors[: len(train)], vectors[len(train) :]
 
@@ -136,7 +136,7 @@ def main() -> None:
         z = np.column_stack([full[0].decision_function(M), full[1].decision_function(V)]) @ mix
         return platt.predict_proba(z.reshape(-1, 1))[:, 1]
 
-    keys = distill.group_keys(text_groups(train["text"]))
+    keys = distill.group_keys(groups_by_text)
     out_of_fold = pd.Series(platt.predict_proba((oof @ mix).reshape(-1, 1))[:, 1], index=keys[labelled])
     unlabelled = ~labelled & (train["corpus"] != "identity_balance").to_numpy()
     taught = pd.Series(teach(X[unlabelled], E[unlabelled]), index=keys[unlabelled])
