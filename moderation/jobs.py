@@ -136,7 +136,7 @@ def start(
                 f"{_duration(current.elapsed_seconds)} ago (pid {current.pid})",
                 hint=f"wait for it to finish; its log is {current.log_path}",
             )
-        job_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+        job_id = _new_job_id(folder)
         job = Job(
             job_id=job_id,
             argv=[str(a) for a in argv],
@@ -159,6 +159,18 @@ def start(
         job.pid = process.pid
         _write(state_path, job)  # the supervisor reads it once it gets the lock
     return job
+
+
+def _new_job_id(folder: Path) -> str:
+    """A job id that sorts after every earlier one: the UTC second and its nanoseconds, both read
+    off one clock reading (two readings can straddle a second and sort a later job first), and
+    never below the newest id already in ``folder`` (the clock can step back)."""
+    now = time.time_ns()
+    job_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now // 10**9)) + f"-{now % 10**9:09d}"
+    newest = max((path.stem for path in folder.glob("*.json")), default="")
+    if job_id <= newest:
+        job_id = newest + "+"  # later in sort order than newest, and still a plain file name
+    return job_id
 
 
 def latest(models_dir: str | Path | None = None) -> Job | None:

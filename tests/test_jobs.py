@@ -79,6 +79,24 @@ def test_a_job_runs_refuses_a_second_and_finishes_with_its_new_version(tmp_path:
     assert wait_for_job(models_dir, lambda job: not job.running).job_id == again.job_id
 
 
+def test_job_ids_sort_in_start_order_across_a_second_and_a_clock_step_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI once saw a job started at hh:mm:30.99... get an id that sorted before its predecessor's:
+    # the second and its nanoseconds came from two clock readings that straddled a second.
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    second = 1_800_000_000 * 10**9
+    readings = iter([second - 1, second + 494_897, second - 5 * 10**9])  # late, next second, back
+    monkeypatch.setattr(jobs.time, "time_ns", lambda: next(readings))
+    ids = []
+    for _ in range(3):
+        ids.append(jobs._new_job_id(folder))
+        (folder / f"{ids[-1]}.json").write_text("{}")
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert ids[0].endswith("Z-999999999") and ids[1].endswith("Z-000494897")
+
+
 def test_a_command_that_fails_leaves_a_failed_job_and_no_version(tmp_path: Path) -> None:
     models_dir = tmp_path / "models"
     argv = [sys.executable, "-c", "import sys; print('stage: reading the corpora'); sys.exit(3)"]
