@@ -84,6 +84,32 @@ def test_a_stacked_column_is_weighed_on_out_of_fold_scores() -> None:
         CalibratedLinearHead(stacked=(last,), calibration="isotonic").fit(X, y)
 
 
+@pytest.mark.parametrize("solver", ["liblinear", "lbfgs"])
+def test_empty_columns_change_nothing_and_get_no_weight(solver: str) -> None:
+    from scipy import sparse
+
+    # The hashed space has two million columns and a training set fills a few hundred thousand:
+    # the fit skips the empty ones, so widening X with empty columns fits the very same head.
+    rng = np.random.default_rng(config.SEED)
+    X, y, _ = _memorising_rows(400, rng, 0)
+    X = sparse.csr_matrix(X)
+    spread = np.sort(rng.choice(X.shape[1] + 5000, size=X.shape[1], replace=False))
+    wide = sparse.csr_matrix((X.data, spread[X.indices], X.indptr), shape=(X.shape[0], X.shape[1] + 5000))
+    narrow_head = CalibratedLinearHead(C=4.0, solver=solver, cv=3).fit(X, y)
+    wide_head = CalibratedLinearHead(C=4.0, solver=solver, cv=3).fit(wide, y)
+    assert wide_head.coef_.shape == (1, wide.shape[1])
+    empty = np.setdiff1d(np.arange(wide.shape[1]), spread)
+    assert not wide_head.coef_[0, empty].any()
+    assert np.array_equal(wide_head.coef_[0, spread], narrow_head.coef_[0])
+    assert np.array_equal(wide_head.predict_proba(wide), narrow_head.predict_proba(X))
+    assert np.array_equal(wide_head.oof_proba_, narrow_head.oof_proba_)
+    # and it is the fit scikit-learn gives on the full width, to the solver's tolerance
+    from sklearn.linear_model import LogisticRegression
+
+    full = LogisticRegression(C=4.0, solver=solver, max_iter=2000, tol=1e-8).fit(wide, y)
+    assert np.abs(full.decision_function(wide) - wide_head.raw_scores(wide)).max() < 0.05
+
+
 @pytest.fixture(scope="module")
 def model() -> ModerationModel:
     return load_model()
