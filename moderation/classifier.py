@@ -170,6 +170,8 @@ class CalibratedLinearHead(LinearHeadScoring, ClassifierMixin, BaseEstimator):
             return model.fit(X, y, sample_weight=weight)
         X = X.tocsr()
         used = np.flatnonzero(np.bincount(X.indices, minlength=X.shape[1]))
+        if not len(used) and X.shape[1]:
+            used = np.zeros(1, dtype=np.int64)  # all empty: the intercept alone, as on the full width
         model.fit(X[:, used], y, sample_weight=weight)
         coef = np.zeros((model.coef_.shape[0], X.shape[1]), dtype=model.coef_.dtype)
         coef[:, used] = model.coef_

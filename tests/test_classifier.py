@@ -108,6 +108,10 @@ def test_empty_columns_change_nothing_and_get_no_weight(solver: str) -> None:
 
     full = LogisticRegression(C=4.0, solver=solver, max_iter=2000, tol=1e-8).fit(wide, y)
     assert np.abs(full.decision_function(wide) - wide_head.raw_scores(wide)).max() < 0.05
+    # rows with no value at all (empty comments) still fit: the intercept alone, the base rate
+    blank = CalibratedLinearHead(solver=solver, calibration=None).fit(sparse.csr_matrix(X.shape), y)
+    assert not blank.coef_.any()
+    assert blank.predict_proba(X[:5])[:, 1] == pytest.approx(np.full(5, y.mean()), abs=0.02)
 
 
 @pytest.fixture(scope="module")
