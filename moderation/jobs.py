@@ -136,7 +136,7 @@ def start(
                 f"{_duration(current.elapsed_seconds)} ago (pid {current.pid})",
                 hint=f"wait for it to finish; its log is {current.log_path}",
             )
-        job_id = _new_job_id(folder)
+        job_id = _new_job_id(after="" if current is None else current.job_id)
         job = Job(
             job_id=job_id,
             argv=[str(a) for a in argv],
@@ -161,15 +161,15 @@ def start(
     return job
 
 
-def _new_job_id(folder: Path) -> str:
-    """A job id that sorts after every earlier one: the UTC second and its nanoseconds, both read
-    off one clock reading (two readings can straddle a second and sort a later job first), and
-    never below the newest id already in ``folder`` (the clock can step back)."""
+def _new_job_id(*, after: str) -> str:
+    """A job id that sorts after ``after``, the newest job's id (``latest``; "" before the
+    first): the UTC second and its nanoseconds, both read off one clock reading (two readings
+    can straddle a second and sort a later job first), and never below ``after`` (the clock can
+    step back)."""
     now = time.time_ns()
     job_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now // 10**9)) + f"-{now % 10**9:09d}"
-    newest = max((path.stem for path in folder.glob("*.json")), default="")
-    if job_id <= newest:
-        job_id = newest + "+"  # later in sort order than newest, and still a plain file name
+    if job_id <= after:
+        job_id = after + "+"  # later in sort order than ``after``, and still a plain file name
     return job_id
 
 

@@ -80,19 +80,17 @@ def test_a_job_runs_refuses_a_second_and_finishes_with_its_new_version(tmp_path:
 
 
 def test_job_ids_sort_in_start_order_across_a_second_and_a_clock_step_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # CI once saw a job started at hh:mm:30.99... get an id that sorted before its predecessor's:
     # the second and its nanoseconds came from two clock readings that straddled a second.
-    folder = tmp_path / "jobs"
-    folder.mkdir()
     second = 1_800_000_000 * 10**9
     readings = iter([second - 1, second + 494_897, second - 5 * 10**9])  # late, next second, back
     monkeypatch.setattr(jobs.time, "time_ns", lambda: next(readings))
-    ids = []
+    ids = [""]
     for _ in range(3):
-        ids.append(jobs._new_job_id(folder))
-        (folder / f"{ids[-1]}.json").write_text("{}")
+        ids.append(jobs._new_job_id(after=ids[-1]))
+    ids = ids[1:]
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert ids[0].endswith("Z-999999999") and ids[1].endswith("Z-000494897")
 
