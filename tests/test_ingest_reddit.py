@@ -121,6 +121,15 @@ def test_deleted_authors_nested_fields_and_clashing_names(tmp_path: Path) -> Non
     assert "body" not in frame.columns and "id" not in frame.columns
 
 
+def test_a_clashing_field_never_overwrites_a_field_of_its_new_name(tmp_path: Path) -> None:
+    record = {"id": "c1", "link_id": "t3_x", "parent_id": "t3_x", "body": "hi"}
+    record |= {"flag": "A", "input_flag": "B"}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(record) + "\n")
+    frame, _ = _read(path)
+    assert frame.iloc[0]["input_flag"] == "B" and frame.iloc[0]["input_flag.1"] == "A"
+
+
 def test_the_reddit_sniffer_beats_generic_json_lines(tmp_path: Path) -> None:
     reddit = tmp_path / "dump.ndjson"
     reddit.write_text(_comment("a", "t3_post") + "\n")

@@ -361,6 +361,47 @@ def test_input_columns_that_clash_with_canonical_ones_are_renamed(tmp_path: Path
     assert frame["depth"].tolist() == [0]
 
 
+def test_a_clashing_column_never_overwrites_an_input_column_of_its_new_name(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("text,flag,input_flag\nhello,a,b\n")
+    frame, _, report = _read(path)
+    assert not any("renamed" in w for w in report.warnings)  # the header's names are distinct
+    assert frame["input_flag"].tolist() == ["b"]  # the input's own column keeps its name
+    assert frame["input_flag.1"].tolist() == ["a"]  # and the clashing "flag" is not lost
+    assert frame.columns.is_unique
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        ("id,text,text", "1,a,b", {"text": "a", "text.1": "b"}),
+        ("text,,", "hello,2,x", {"text": "hello", "column_2": "2", "column_3": "x"}),  # trailing commas
+        ("text,foo,foo,foo.1", "t,1,2,3", {"foo": "1", "foo.2": "2", "foo.1": "3"}),
+    ],
+)
+def test_blank_and_repeated_header_names_are_renamed_with_a_warning(
+    tmp_path: Path, header: str, row: str, expected: dict
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(f"{header}\n{row}\n")
+    frame, rejects, report = _read(path)
+    assert frame.columns.is_unique and rejects.count == 0
+    for column, value in expected.items():
+        assert frame[column].tolist() == [value]
+    assert any("renamed" in w and "c.csv" in w for w in report.warnings)
+
+
+def test_repeated_parquet_column_names_are_renamed(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]), path)
+    frame, _, report = _read(path)
+    assert frame["text"].tolist() == ["a"] and frame["text.1"].tolist() == ["b"]
+    assert any("text -> text.1" in w for w in report.warnings)
+
+
 def test_frames_stay_within_the_chunk_bound(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps({"text": str(i)}) + "\n" for i in range(2500)))

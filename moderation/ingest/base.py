@@ -23,12 +23,15 @@ from moderation import config
 from moderation.ingest.rejects import RejectsSink
 from moderation.normalize import _NEEDS_WORK as _needs_work
 from moderation.normalize import normalize_text
+from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
 
 __all__ = [
     "READERS",
+    "RESERVED_COLUMNS",
     "ReadOptions",
     "ReadReport",
     "Reader",
+    "input_name",
     "register",
     "stable_comment_id",
     "to_iso_utc",
@@ -87,6 +90,24 @@ def register(name: str, *, kind: str, sniff: SniffFn, description: str) -> Calla
         return function
 
     return decorate
+
+
+#: The columns a reader or the scorer writes; an input column of one of these names is kept
+#: as ``input_<name>`` (see ``input_name``).
+RESERVED_COLUMNS = frozenset(READ_COLUMNS) | frozenset(SCORE_COLUMNS)
+
+
+def input_name(name: str, taken: set[str]) -> str:
+    """The name an input column called ``name`` (a reserved name) is kept under:
+    ``input_<name>``, or ``input_<name>.1``, … when the row already has that name; it is
+    added to ``taken``. Without the suffix an input holding both "flag" and "input_flag"
+    lost one of the two."""
+    renamed, suffix = f"input_{name}", 0
+    while renamed in taken:
+        suffix += 1
+        renamed = f"input_{name}.{suffix}"
+    taken.add(renamed)
+    return renamed
 
 
 def stable_comment_id(source: Path | str, record: int) -> str:

@@ -17,17 +17,23 @@ from pathlib import Path
 import pandas as pd
 
 from moderation import config
-from moderation.ingest.base import ReadOptions, ReadReport, register, stable_comment_id, to_iso_utc
+from moderation.ingest.base import (
+    RESERVED_COLUMNS,
+    ReadOptions,
+    ReadReport,
+    input_name,
+    register,
+    stable_comment_id,
+    to_iso_utc,
+)
 from moderation.ingest.rejects import RejectsSink
 from moderation.ingest.tabular import iter_json_lines
 from moderation.normalize import normalize_text
-from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
 
 __all__ = ["read_reddit", "reddit_parent"]
 
 #: Fields that become canonical columns; every other field is kept as an input column.
 _MAPPED = frozenset({"id", "name", "parent_id", "link_id", "author", "body", "created_utc"})
-_RESERVED = frozenset(READ_COLUMNS) | frozenset(SCORE_COLUMNS)
 _KEYS = (b'"link_id"', b'"parent_id"', b'"body"')
 
 
@@ -77,10 +83,11 @@ def _row(record: dict, body: str, path: Path, line_number: int) -> dict:
         "record": line_number,
         "text_original": body,
     }
+    taken = set(row) | {str(key) for key in record if key not in RESERVED_COLUMNS}
     for key, value in record.items():
         if key in _MAPPED:
             continue
-        row[f"input_{key}" if key in _RESERVED else str(key)] = _extra_value(value)
+        row[input_name(key, taken) if key in RESERVED_COLUMNS else str(key)] = _extra_value(value)
     return row
 
 

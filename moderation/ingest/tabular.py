@@ -26,8 +26,10 @@ import pyarrow.json as pa_json
 from moderation import config
 from moderation.errors import EmptyInputError, InputError, MissingColumnError
 from moderation.ingest.base import (
+    RESERVED_COLUMNS,
     ReadOptions,
     ReadReport,
+    input_name,
     normalized_text_array,
     normalized_texts,
     register,
@@ -43,13 +45,12 @@ from moderation.ingest.source import (
     open_text,
 )
 from moderation.normalize import join_surrogates
-from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
+from moderation.schema import READ_COLUMNS
 
 __all__ = ["ColumnMap", "canonicalize", "map_columns"]
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
-_RESERVED = set(READ_COLUMNS) | set(SCORE_COLUMNS)
 _JSON_DECODER = json.JSONDecoder()
 
 
@@ -113,6 +114,33 @@ def map_columns(columns: list[str], options: ReadOptions, path: Path) -> ColumnM
     return ColumnMap(text=text, **found)
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """Header names made unique, in order: a blank name becomes ``column_<position>`` and a
+    repeated one ``<name>.1``, ``<name>.2``, … (as pandas names them), never a name the
+    header already holds elsewhere. Exports do repeat names ("text,," from a spreadsheet's
+    trailing commas), and a frame with two columns of one name cannot be written."""
+    present = set(names)
+    used: set[str] = set()
+    out = []
+    for position, name in enumerate(names, start=1):
+        base = name or f"column_{position}"
+        candidate, suffix = base, 0
+        while candidate in used or (candidate != name and candidate in present):
+            suffix += 1
+            candidate = f"{base}.{suffix}"
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _renamed_warning(path: Path, before: list[str], after: list[str]) -> str | None:
+    renamed = [f"{b or '(blank)'} -> {a}" for b, a in zip(before, after, strict=True) if a != b]
+    if not renamed:
+        return None
+    shown = ", ".join(renamed[:5]) + (f", … ({len(renamed)} in all)" if len(renamed) > 5 else "")
+    return f"{path}: blank or repeated column names were renamed ({shown}); rename them in the header"
+
+
 def _as_strings(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.StringDtype):
         return series.fillna("").tolist()  # text already: only the missing cells to fill
@@ -172,12 +200,14 @@ def canonicalize(
     frame.attrs["threaded"] = mapping.parent_id is not None
     mapped = {c for c in mapping.__dict__.values() if c}
     kept: dict[str, str] = {}
+    # An input column that clashes with a canonical one keeps its value as input_<name>.
+    taken = set(frame.columns) | {str(c) for c in chunk.columns if str(c) not in RESERVED_COLUMNS}
     for column in chunk.columns:
         name = str(column)
-        if name in _RESERVED:
+        if name in RESERVED_COLUMNS:
             if name in mapped and name in READ_COLUMNS:
                 continue  # the canonical value replaces it (text keeps text_original)
-            kept[column] = f"input_{name}"
+            kept[column] = input_name(name, taken)
         else:
             kept[column] = name
     if kept:
@@ -224,7 +254,10 @@ def _read_delimited(
             pending_first: list[list[str]] = [first]
             first_line = 1
         else:
-            header = [h.strip() for h in first]
+            named = [h.strip() for h in first]
+            header = unique_names(named)
+            if warning := _renamed_warning(path, named, header):
+                report.warn(warning)
             pending_first = []
             first_line = reader.line_num + 1
             line_before = reader.line_num
@@ -666,10 +699,14 @@ def read_parquet(
     try:
         with open_binary(path) as handle:
             parquet = pq.ParquetFile(handle)
-            mapping = map_columns(parquet.schema_arrow.names, options, path)
+            named = parquet.schema_arrow.names
+            names = unique_names(named)
+            if warning := _renamed_warning(path, named, names):
+                report.warn(warning)
+            mapping = map_columns(names, options, path)
             record = 1
             for batch in parquet.iter_batches(batch_size=options.chunk_rows):
-                chunk = batch.to_pandas()
+                chunk = batch.rename_columns(names).to_pandas()
                 records = list(range(record, record + len(chunk)))
                 record += len(chunk)
                 yield canonicalize(chunk, mapping, source=path, records=records)

@@ -25,11 +25,10 @@ from pathlib import Path
 import pandas as pd
 
 from moderation import config
-from moderation.ingest.base import ReadOptions, ReadReport, register
+from moderation.ingest.base import RESERVED_COLUMNS, ReadOptions, ReadReport, input_name, register
 from moderation.ingest.rejects import RejectsSink
 from moderation.ingest.tabular import iter_json_lines
 from moderation.normalize import normalize_text
-from moderation.schema import READ_COLUMNS, SCORE_COLUMNS
 
 __all__ = ["read_toxichat"]
 
@@ -37,7 +36,6 @@ _TITLE = re.compile(r"^\s*Title:\s*(.*?)\s*(?:\n|$)")
 _STANCE = re.compile(r"^stance_label_towards_turn_(\d+)$")
 #: Turn fields turned into the derived file's columns; any other field is kept as it is.
 _KNOWN = frozenset({"turn_id", "text", "offense_label", "offense_targets", "coherence", "chatbot_model"})
-_RESERVED = frozenset(READ_COLUMNS) | frozenset(SCORE_COLUMNS)
 
 
 def _sniff_toxichat(head: bytes, path: Path) -> int:
@@ -68,10 +66,12 @@ def _turn_columns(turn: dict, *, turn_id: str, parent_turn: str, author_type: st
         "stance_labels_json": json.dumps(stances) if stances else "",
         "coherence": str(turn.get("coherence") or ""),
     }
+    taken = set(columns) | {str(key) for key in turn if key not in RESERVED_COLUMNS}
     for key, value in turn.items():
         if key in _KNOWN or _STANCE.match(str(key)):
             continue
-        name = f"input_{key}" if key in _RESERVED or key in columns else str(key)
+        clashes = key in RESERVED_COLUMNS or key in columns
+        name = input_name(key, taken) if clashes else str(key)
         columns[name] = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
     return columns
 
