@@ -439,3 +439,22 @@ def test_every_labelled_set_is_readable(shared_data: Path, relative: str, rows: 
     assert len(frame) == rows
     assert rejects.count == 0
     assert frame["text"].str.len().gt(0).mean() > 0.99
+
+
+def test_one_unreadable_timestamp_blanks_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "text,created_utc\na,1134365188\nb,1134365200000\nc,unknown\nd,2020-01-01T10:00:00+02:00\n"
+        "e,20120618192155Z\nf,\n"
+    )
+    frame, rejects, _ = _read(path)
+    assert frame["created_at"].tolist() == [
+        "2005-12-12T05:26:28Z",  # epoch seconds
+        "2005-12-12T05:26:40Z",  # epoch milliseconds
+        "",  # the typo alone is unknown
+        "2020-01-01T08:00:00Z",
+        "2012-06-18T19:21:55Z",  # Kaggle's compact form
+        "",
+    ]
+    assert frame["created_utc"].tolist()[2] == "unknown"  # the input's own value is kept
+    assert rejects.count == 0

@@ -125,23 +125,34 @@ def to_iso_utc(values: pd.Series | list) -> list[str]:
     Accepts epoch seconds or milliseconds, ISO strings with or without offsets, and the
     compact ``20120618192155Z`` form of the Kaggle data. Naive times are taken as UTC.
     """
-    series = pd.Series(values, dtype="object")
+    series = pd.Series(values, dtype="object").reset_index(drop=True)
     if series.empty:
         return []
     present = series.notna() & (series.astype(str).str.strip() != "")
     if not present.any():
         return [""] * len(series)
     sample = series[present]
+    # Each value by its own form: one value that is not a number (a typo, "unknown") must not
+    # send the epoch numbers around it through the date parser, which reads none of them.
     numeric = pd.to_numeric(sample, errors="coerce")
-    if numeric.notna().all():
-        unit = "ms" if numeric.abs().max() > 1e11 else "s"
-        parsed = pd.to_datetime(numeric, unit=unit, utc=True, errors="coerce")
-    else:
-        text = sample.astype(str).str.strip()
-        if text.str.match(_COMPACT_STAMP).all():
-            parsed = pd.to_datetime(text.str.rstrip("Z"), format="%Y%m%d%H%M%S", utc=True, errors="coerce")
-        else:
-            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+    parsed = pd.Series(pd.NaT, index=sample.index, dtype="datetime64[ns, UTC]")
+    is_number = numeric.notna()
+    in_ms = numeric.abs() > 1e11  # seconds would be after the year 5000
+    for unit, which in (("ms", is_number & in_ms), ("s", is_number & ~in_ms)):
+        if which.any():
+            parsed[which] = pd.to_datetime(numeric[which], unit=unit, utc=True, errors="coerce")
+    text = sample[~is_number].astype(str).str.strip()
+    if len(text):
+        compact = text.str.match(_COMPACT_STAMP)
+        if compact.any():
+            stamps = text[compact].str.rstrip("Z")
+            parsed[compact[compact].index] = pd.to_datetime(
+                stamps, format="%Y%m%d%H%M%S", utc=True, errors="coerce"
+            )
+        if (~compact).any():
+            parsed[compact[~compact].index] = pd.to_datetime(
+                text[~compact], utc=True, errors="coerce", format="mixed"
+            )
     out = np.full(len(series), "", dtype=object)
     formatted = parsed.dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("")
     out[np.flatnonzero(present.to_numpy())] = formatted.to_numpy()
