@@ -458,3 +458,16 @@ def test_one_unreadable_timestamp_blanks_only_itself(tmp_path: Path) -> None:
     ]
     assert frame["created_utc"].tolist()[2] == "unknown"  # the input's own value is kept
     assert rejects.count == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "message"), [("nope", "unknown encoding"), ("rot13", "not a text encoding")]
+)
+def test_an_encoding_that_cannot_read_text_is_a_clear_error(
+    tmp_path: Path, encoding: str, message: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("text\nhi\n")
+    with pytest.raises(InputError, match=message) as caught:
+        _read(path, encoding=encoding)
+    assert "utf-8" in caught.value.hint

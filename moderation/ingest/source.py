@@ -231,10 +231,13 @@ def open_text(
             head = raw.peek(config.SNIFF_BYTES)[: config.SNIFF_BYTES] if hasattr(raw, "peek") else b""
             encoding = detect_encoding(head)
         try:
-            codecs.lookup(encoding)
+            known = codecs.lookup(encoding)
         except LookupError:
+            known = None
+        if known is None or not getattr(known, "_is_text_encoding", True):
+            # "rot13" and "hex" are codecs, but not text encodings: TextIOWrapper refuses them.
             raise InputError(
-                f"unknown encoding {encoding!r}",
+                f"unknown encoding {encoding!r}" if known is None else f"{encoding!r} is not a text encoding",
                 path=path,
                 hint="pass an encoding Python knows, such as utf-8, cp1252 or latin-1",
             ) from None
