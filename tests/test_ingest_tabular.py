@@ -471,3 +471,19 @@ def test_an_encoding_that_cannot_read_text_is_a_clear_error(
     with pytest.raises(InputError, match=message) as caught:
         _read(path, encoding=encoding)
     assert "utf-8" in caught.value.hint
+
+
+def test_parquet_binary_columns_are_read_as_text_and_bytes_that_are_not_utf8_are_kept(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "b.parquet"
+    pq.write_table(pa.table({"text": [b"hi there", b"caf\xc3\xa9"], "blob": [b"ok", b"\xff\xfe"]}), path)
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["hi there", "café"]  # not "b'hi there'"
+    assert frame["blob"].tolist() == ["ok", "\\xff\\xfe"]
+    assert rejects.count == 0
+    assert any("'blob'" in w and "not UTF-8" in w for w in report.warnings)
+    assert not any("'text'" in w for w in report.warnings)

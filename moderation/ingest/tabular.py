@@ -685,6 +685,26 @@ def _flat_json_frame(block: bytes, count: int, text_column: str | None) -> pd.Da
     return table.to_pandas()
 
 
+def _decoded_bytes(cells: pd.Series, path: Path, column: str, report: ReadReport) -> list:
+    """A Parquet binary column as text: UTF-8, with any other byte kept as a ``\\xHH`` escape
+    (and a warning), so that nothing is lost and no cell is a bytes object's repr."""
+    out, escaped = [], 0
+    for value in cells.tolist():
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                value = value.decode("utf-8", errors="backslashreplace")
+                escaped += 1
+        out.append(value)
+    if escaped:
+        report.warn(
+            f"{path}: column {column!r} holds bytes that are not UTF-8; kept them as \\xHH escapes "
+            "(store the column as a UTF-8 string to avoid this)"
+        )
+    return out
+
+
 @register(
     "parquet",
     kind="stream",
@@ -704,9 +724,16 @@ def read_parquet(
             if warning := _renamed_warning(path, named, names):
                 report.warn(warning)
             mapping = map_columns(names, options, path)
+            binary = [
+                name
+                for name, kind in zip(names, parquet.schema_arrow.types, strict=True)
+                if pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+            ]
             record = 1
             for batch in parquet.iter_batches(batch_size=options.chunk_rows):
                 chunk = batch.rename_columns(names).to_pandas()
+                for name in binary:
+                    chunk[name] = _decoded_bytes(chunk[name], path, name, report)
                 records = list(range(record, record + len(chunk)))
                 record += len(chunk)
                 yield canonicalize(chunk, mapping, source=path, records=records)
