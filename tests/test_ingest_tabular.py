@@ -68,6 +68,16 @@ def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
     assert frame["author"].tolist() == ["ann"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_recognised(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes("text,author\nhello there,ann\ncafé au lait,bo\n".encode(encoding))
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["hello there", "café au lait"]
+    assert frame["author"].tolist() == ["ann", "bo"]
+    assert rejects.count == 0 and any(encoding in w for w in report.warnings)
+
+
 def test_tsv_and_headerless_positional_text_column(tmp_path: Path) -> None:
     tsv = tmp_path / "c.tsv"
     tsv.write_text("id\ttweet\tlabel\n7\t@USER you are \"great\"\tOFF\n")

@@ -198,6 +198,14 @@ def detect_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
         return "utf-16"
+    if len(head) >= 4:
+        # UTF-16 with no BOM: mostly-ASCII text has a 0 in every other byte, which no text
+        # in a one-byte encoding or UTF-8 has.
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > 0.8 * len(odd) and even.count(0) < 0.2 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.8 * len(even) and odd.count(0) < 0.2 * len(odd):
+            return "utf-16-be"
     try:
         head.decode("utf-8")
         return "utf-8"
