@@ -2,7 +2,12 @@
 
 Writers stream: frames are appended as they come, so memory stays flat. Comment text is
 hostile input, so every CSV cell that a spreadsheet would run as a formula (it begins with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with ``'``.
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with ``'``, in every
+column that is not numbers or dates (text, categories, bytes, lists, ...). Reading such a
+CSV back (``written_rows``, for --resume) takes that ``'`` off again: a cell that begins with
+``'`` and then a formula character is taken to be guarded. That is ambiguous for a value that
+itself began with ``'=`` (or ``'+``, ...): it reads back without its quote. Such values are
+rare, and the guard is left as it is rather than changing what every spreadsheet user sees.
 The columns are fixed by the first frame; a column that first appears later (JSON records
 vary) is folded into ``extra_fields`` as JSON, so no value is lost.
 
@@ -18,6 +23,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +38,11 @@ from moderation.errors import OutputError
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["FrameWriter", "neutralize_formula", "output_kind"]
+__all__ = ["FrameWriter", "check_output_paths", "neutralize_formula", "output_kind", "restore_formula"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell the guard prefixed: a quote, then a formula character (the quote is what is removed).
+_GUARDED_CELL = "^'(?=[=+\\-@\t\r])"
 _FORMULA_BYTES = np.frombuffer("".join(_FORMULA_STARTS).encode(), dtype=np.uint8)
 # What makes Python's csv writer (QUOTE_MINIMAL, "\r\n" line ends) quote a cell: the delimiter,
 # the quote character and the line-end characters.
@@ -55,6 +64,98 @@ def neutralize_formula(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def restore_formula(value: object) -> object:
+    """Undo :func:`neutralize_formula` on a cell read back from our CSV output.
+
+    Only a ``'`` followed by a formula character is taken off, since only such cells are
+    ever guarded (a value that really began with ``'=`` reads back as ``=``: see the module
+    docstring)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def _unguard_column(values: pd.Series) -> pd.Series:
+    """A column of text read back from CSV with :func:`restore_formula` applied to each cell."""
+    if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+        return values
+    return values.str.replace(_GUARDED_CELL, "", regex=True)
+
+
+def _oserror_hint(error: OSError) -> str:
+    if isinstance(error, IsADirectoryError):
+        return "a folder has that name: remove or rename it, or choose another file name"
+    if isinstance(error, NotADirectoryError):
+        return "a part of the path is a file, not a folder: choose a path inside an existing folder"
+    if isinstance(error, PermissionError):
+        return "choose a folder you are allowed to write to"
+    return "choose a path in an existing folder you can write to"
+
+
+def _open_for_writing(
+    path: Path, mode: str, *, what: str = "output", shown: Path | None = None, **options: Any
+) -> Any:
+    """``open`` for writing, with an OSError turned into an OutputError naming path and fix."""
+    try:
+        return open(path, mode, **options)
+    except OSError as error:
+        raise OutputError(
+            f"cannot write the {what} {shown or path}: {error.strerror or error}",
+            hint=_oserror_hint(error),
+        ) from error
+
+
+@contextmanager
+def _as_output_error(path: Path) -> Iterator[None]:
+    """An OSError while writing (Parquet parts, a full disk, ...) as an OutputError with a fix."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(
+            f"cannot write the output {path}: {error.strerror or error}", hint=_oserror_hint(error)
+        ) from error
+
+
+def _probe_writable(path: Path, *, what: str, shown: Path | None = None) -> None:
+    """Fail now, before a long run, if ``path`` cannot be opened for writing."""
+    existed = path.exists() or path.is_symlink()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        raise OutputError(
+            f"cannot write the {what} {shown or path}: {error.strerror or error}",
+            hint=_oserror_hint(error),
+        ) from error
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def check_output_paths(
+    inputs: Iterable[str | Path], outputs: Mapping[str, str | Path | None]
+) -> None:
+    """Refuse, before anything is written, outputs that are an input or each other.
+
+    ``outputs`` maps what each file is ("output", "--threads file", ...) to its path (None:
+    not asked for). Paths are compared resolved, so ``./a.csv`` and ``a.csv`` clash, and so
+    do two names for one file (a symlink). Each output is also checked to be writable."""
+    seen: dict[Path, str] = {}
+    for path in inputs:
+        seen.setdefault(Path(path).resolve(), f"input {path}")
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            other = seen[resolved]
+            raise OutputError(
+                f"the {what} {path} is the same file as the {other}; writing it would destroy that file",
+                hint=f"give the {what} another name",
+            )
+        seen[resolved] = f"{what} {path}"
+        _probe_writable(Path(path), what=what)
 
 
 def output_kind(path: str | Path) -> str:
@@ -80,16 +181,39 @@ def _write_csv_with_pandas(handle: Any, frame: pd.DataFrame, *, header: bool) ->
     """The reference CSV writer: the formula guard, then pandas' to_csv (any column type)."""
     safe = frame.copy()
     safe.columns = [neutralize_formula(str(c)) for c in safe.columns]
-    for column in safe.columns:
-        values = safe[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            text = values.astype("string")
-            risky = text.str.startswith(_FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
-            if risky.any():
-                text = text.copy()
-                text[risky] = "'" + text[risky]
-                safe[column] = text
+    for position in range(safe.shape[1]):
+        guarded = _guarded_column(safe.iloc[:, position])
+        if guarded is not None:
+            safe.isetitem(position, guarded)
     safe.to_csv(handle, header=header, index=False, lineterminator="\r\n")
+
+
+def _holds_only_numbers_or_dates(dtype: Any) -> bool:
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    return (
+        pd.api.types.is_numeric_dtype(dtype)  # bool too
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    )
+
+
+def _guarded_column(values: pd.Series) -> pd.Series | None:
+    """The column with its formula cells guarded, or None when none needs it.
+
+    Every column that is not numbers or dates is checked (text, categories, bytes, Arrow
+    types, lists ...), by the text to_csv writes for a cell: ``str()`` of its value. Only the
+    risky cells change, so every other cell is written exactly as before."""
+    if _holds_only_numbers_or_dates(values.dtype):
+        return None
+    cells = values.astype(object)
+    text = [None if cell is None else str(cell) for cell in cells.tolist()]
+    risky = np.array([t is not None and t.startswith(_FORMULA_STARTS) for t in text], dtype=bool)
+    if not risky.any():
+        return None
+    guarded = cells.copy()
+    guarded[risky] = ["'" + t for t, r in zip(text, risky, strict=True) if r]
+    return guarded
 
 
 def _csv_cells(values: pd.Series) -> pa.Array | None:
@@ -226,6 +350,11 @@ class FrameWriter:
         parent = self.path.parent
         if not parent.exists():
             raise OutputError(f"the folder {parent} does not exist", hint="create it first")
+        if not parent.is_dir():
+            raise OutputError(
+                f"cannot write {self.path}: {parent} is a file, not a folder",
+                hint="choose a path inside an existing folder",
+            )
         self.checkpoint = checkpoint
         if checkpoint:
             self._tmp = self.path.with_name(f".{self.path.name}.resume.part")
@@ -240,6 +369,13 @@ class FrameWriter:
         self._handle: Any = None
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+
+    def _open(self, mode: str, **options: Any) -> Any:
+        return _open_for_writing(self._tmp, mode, encoding="utf-8", shown=self.path, **options)
+
+    def check_writable(self) -> None:
+        """Fail now, with the path and a fix, if the output cannot be written (before a long run)."""
+        _probe_writable(self._tmp, what="output", shown=self.path)
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -267,21 +403,22 @@ class FrameWriter:
     def write(self, frame: pd.DataFrame, *, signature: dict | None = None) -> None:
         """Append one frame; with a checkpointing writer, ``signature`` identifies the run."""
         frame = self._conform(frame)
-        if self.kind == "csv":
-            self._write_csv(frame)
-        elif self.kind == "jsonl":
-            self._write_jsonl(frame)
-        else:
-            self._write_parquet(frame)
-        self.rows += len(frame)
-        if self.checkpoint:
-            self._save_checkpoint(signature or {})
+        with _as_output_error(self.path):
+            if self.kind == "csv":
+                self._write_csv(frame)
+            elif self.kind == "jsonl":
+                self._write_jsonl(frame)
+            else:
+                self._write_parquet(frame)
+            self.rows += len(frame)
+            if self.checkpoint:
+                self._save_checkpoint(signature or {})
 
     def _write_csv(self, frame: pd.DataFrame) -> None:
         first = not self._header_written
         self._header_written = True
         if self._handle is None:
-            self._handle = open(self._tmp, "a" if self.rows else "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._handle = self._open("a" if self.rows else "w", newline="")
         # A lone empty cell is a row the csv module writes as "": leave such frames to pandas.
         columns = _csv_columns(frame) if len(frame.columns) > 1 else None
         if columns is None:
@@ -296,10 +433,12 @@ class FrameWriter:
 
     def _write_jsonl(self, frame: pd.DataFrame) -> None:
         if self._handle is None:
-            self._handle = open(self._tmp, "a" if self.rows else "w", encoding="utf-8")  # noqa: SIM115
+            self._handle = self._open("a" if self.rows else "w")
         if len(frame):
-            self._handle.write(frame.to_json(orient="records", lines=True, force_ascii=False))
-            self._handle.write("\n")
+            # pandas 2.2+ ends the lines with a newline, older pandas does not (and an empty
+            # frame gives a lone "\n"): exactly one newline per row, whichever.
+            lines = frame.to_json(orient="records", lines=True, force_ascii=False)
+            self._handle.write(lines.rstrip("\n") + "\n")
 
     def _arrow_table(self, frame: pd.DataFrame) -> pa.Table:
         arrays = []
@@ -400,6 +539,9 @@ class FrameWriter:
             self._handle.flush()
         if self.kind == "csv":
             frame = pd.read_csv(self._tmp, dtype=str, keep_default_na=False)
+            # Take the formula guard off again, or "'@bob" and "@bob" count as two authors.
+            frame.columns = [restore_formula(c) for c in frame.columns]
+            frame = frame.apply(_unguard_column)
             for column in ("insult_score", "troll_score"):
                 if column in frame:
                     frame[column] = pd.to_numeric(frame[column])
@@ -407,6 +549,10 @@ class FrameWriter:
         return pd.read_json(self._tmp, lines=True, dtype=False)
 
     def close(self, *, success: bool = True) -> None:
+        with _as_output_error(self.path):
+            self._close(success=success)
+
+    def _close(self, *, success: bool) -> None:
         if self.kind == "parquet":
             import pyarrow.parquet as pq  # only Parquet output needs it (18 ms to import)
         if self.checkpoint and not success:
@@ -428,7 +574,7 @@ class FrameWriter:
             empty = pd.DataFrame(columns=list(self.columns or READ_COLUMNS))
             pq.write_table(self._arrow_table(empty), self._tmp)
         if self.kind != "parquet" and self._handle is None and success and not self._tmp.exists():
-            self._handle = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._handle = self._open("w", newline="")
             if self.kind == "csv" and self.columns:
                 csv.writer(self._handle).writerow([neutralize_formula(c) for c in self.columns])
         if self._handle is not None:

@@ -25,7 +25,7 @@ import pandas as pd
 from moderation.errors import OutputError
 from moderation.ingest import ReadReport, RejectsSink, read_comments, rejects_path_for
 from moderation.model import not_read
-from moderation.output import FrameWriter
+from moderation.output import FrameWriter, check_output_paths
 
 __all__ = ["ScoreSummary", "keep_freed_memory", "score_files", "score_frames"]
 
@@ -157,13 +157,25 @@ def score_files(
     from moderation.registry import load_model
 
     inputs = list(inputs)
+    rejects_path = rejects_path_for(output)
+    # Every path is checked before the model loads and anything is written: an output that
+    # is an input (or another output) would destroy it, and an unwritable --threads file
+    # would otherwise fail only after the whole run.
+    writers = [FrameWriter(path) for path in (output, threads_output, authors_output) if path is not None]
+    check_output_paths(
+        inputs,
+        {
+            "output": output,
+            "rejects file": rejects_path,
+            "--threads file": threads_output,
+            "--authors file": authors_output,
+        },
+    )
+    for writer in writers:
+        writer.check_writable()
     model = load_model(model_ref, for_scoring=True)
     summary = ScoreSummary(model_version=model.version, output=str(output))
-    rejects_path = rejects_path_for(output)
     summary.rejects_path = str(rejects_path)
-    for extra in (threads_output, authors_output):
-        if extra is not None:
-            FrameWriter(extra).close(success=False)  # validates the path before the long run
     want_rollups = threads_output is not None or authors_output is not None
     kept: list[pd.DataFrame] = []
     report = ReadReport()

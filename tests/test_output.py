@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moderation import output
+from moderation.errors import OutputError
 from moderation.output import FrameWriter
 
 CSV_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
@@ -178,3 +180,86 @@ def test_formula_cells_are_found_from_their_first_byte(cells: list[str], start: 
     assert data == "".join(cells[start:]).encode()
     found = output._starts_with_formula(offsets, data).tolist()
     assert found == [cell.startswith(output._FORMULA_STARTS) for cell in cells[start:]]
+
+
+
+
+def test_every_column_that_is_not_numbers_is_formula_guarded(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "category": pd.Categorical(["=HYPERLINK(1)", "b"]),
+            "arrow_dict": pd.Series(
+                pa.array(["@SUM(A1)", "c"]).dictionary_encode().to_pandas(), dtype="category"
+            ),
+            "arrow_text": pd.Series(["+cmd", "d"], dtype=pd.ArrowDtype(pa.string())),
+            "arrow_binary": pd.Series([b"x", b"y"], dtype=pd.ArrowDtype(pa.binary())),
+            "listed": pd.Series([["=x"], "-1+2"], dtype=object),
+            "numbers_as_category": pd.Categorical([-1.5, 2.0]),
+            "negative": [-1, 2],
+        }
+    )
+    header, first, second = _csv_rows(_written([frame], tmp_path, "out.csv"))
+    cells = dict(zip(header, first, strict=True))
+    assert cells["category"] == "'=HYPERLINK(1)"
+    assert cells["arrow_dict"] == "'@SUM(A1)"
+    assert cells["arrow_text"] == "'+cmd"
+    assert cells["arrow_binary"] == "b'x'"  # what to_csv writes: not a formula
+    assert cells["listed"] == "['=x']"
+    assert dict(zip(header, second, strict=True))["listed"] == "'-1+2"
+    assert cells["numbers_as_category"] == "-1.5"  # numbers are left alone
+    assert cells["negative"] == "-1"
+    assert second[:3] == ["b", "c", "d"]
+
+
+def test_guarded_cells_read_back_as_they_were_written(tmp_path: Path) -> None:
+    texts = ["@bob1", "=x", "'quoted", "'=ambiguous", "", "plain", "-", "+1"]
+    frame = pd.DataFrame({"author": texts, "=odd column": texts, "insult_score": [0.5] * len(texts)})
+    writer = FrameWriter(tmp_path / "out.csv", checkpoint=True)
+    writer.write(frame, signature={})
+    back = writer.written_rows()
+    writer.close(success=False)
+    assert list(back.columns[:2]) == ["author", "=odd column"]
+    # Only "'=ambiguous" changes: a value that began with a quote and a formula character
+    # cannot be told from a guarded one (see the module docstring).
+    expected = [output.restore_formula(output.neutralize_formula(t)) for t in texts]
+    assert expected == [*texts[:3], "=ambiguous", *texts[4:]]
+    assert back["author"].tolist() == expected
+    assert back["=odd column"].tolist() == expected
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3])
+def test_jsonl_has_exactly_one_line_per_row(tmp_path: Path, rows: int) -> None:
+    path = tmp_path / "out.jsonl"
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(rows)]})
+    with FrameWriter(path) as writer:
+        writer.write(frame)
+        writer.write(frame.iloc[:0])
+        writer.write(frame)
+    content = path.read_text()
+    assert content.count("\n") == 2 * rows
+    assert "\n\n" not in content and not content.startswith("\n")
+
+
+def test_an_output_that_cannot_be_opened_is_an_output_error(tmp_path: Path) -> None:
+    (tmp_path / "file.csv").write_text("")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        FrameWriter(tmp_path / "file.csv" / "x.csv")
+    writer = FrameWriter(tmp_path / "out.csv")
+    with mock.patch("builtins.open", side_effect=PermissionError(13, "Permission denied")):
+        with pytest.raises(OutputError, match=r"cannot write the output .*out.csv: Permission denied"):
+            writer.write(pd.DataFrame({"text": ["a"]}))
+        with pytest.raises(OutputError, match="folder you are allowed to write to"):
+            writer.check_writable()
+
+
+def test_check_output_paths_names_the_clash(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("text\n")
+    with pytest.raises(OutputError, match=r"--threads file .* is the same file as the output"):
+        output.check_output_paths([src], {"output": tmp_path / "o.csv", "--threads file": tmp_path / "o.csv"})
+    link = tmp_path / "link.csv"
+    link.symlink_to(src)
+    with pytest.raises(OutputError, match="same file as the input"):
+        output.check_output_paths([src], {"output": link})
+    output.check_output_paths([src], {"output": tmp_path / "o.csv", "--authors file": None})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "link.csv"]

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from moderation import config
+from moderation.errors import OutputError
 from moderation.scoring import score_files
 
 DEMO = config.DEMO_DATA_DIR / "demo_comments.jsonl"
@@ -204,3 +205,98 @@ def test_keep_freed_memory_spares_the_next_frame_its_page_faults() -> None:
     _, default = second_frame_faults("default")
     assert took == "True"
     assert kept * 10 < default, (kept, default)
+
+
+def test_resume_gives_the_author_and_thread_rollups_of_an_uninterrupted_run(tmp_path: Path) -> None:
+    # Names that begin with a formula character are written guarded ("'@bob1"); the rows read
+    # back on resume must be grouped with the ones scored after it, not as other authors.
+    lines = []
+    for i, line in enumerate(_sentences(20_000).splitlines()):
+        row = json.loads(line)
+        row["author"] = ["@bob1", "=eve", "-dash", "plain", "'quoted"][i % 5]
+        row["thread_id"] = f"+t{i // 500}"
+        lines.append(json.dumps(row))
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    options = ["--chunk-rows", "1000"]
+    reference = ["-o", str(tmp_path / "ref.csv"), "--authors", str(tmp_path / "ref_authors.csv")]
+    reference += ["--threads", str(tmp_path / "ref_threads.csv")]
+    assert run_cli("score", str(src), *reference, *options).returncode == 0
+
+    out = tmp_path / "out.csv"
+    command = ["score", str(src), "-o", str(out), *options]
+    command += ["--authors", str(tmp_path / "authors.csv"), "--threads", str(tmp_path / "threads.csv")]
+    state = tmp_path / ".out.csv.resume.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moderation.cli", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if state.exists() and json.loads(state.read_text() or "{}").get("rows", 0) >= 6_000:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out.exists(), "the run finished before it could be killed"
+
+    result = run_cli(*command, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    authors = pd.read_csv(tmp_path / "authors.csv", keep_default_na=False)
+    assert sorted(authors["author"]) == ["'-dash", "'=eve", "'@bob1", "'quoted", "plain"]
+    assert (tmp_path / "authors.csv").read_bytes() == (tmp_path / "ref_authors.csv").read_bytes()
+    assert (tmp_path / "threads.csv").read_bytes() == (tmp_path / "ref_threads.csv").read_bytes()
+
+
+def _tiny_csv(path: Path) -> Path:
+    path.write_text("text,author\nhello there,@bob\nthanks,x\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "clash"),
+    [
+        (["--threads", "{src}"], "the --threads file"),
+        (["--authors", "{src}"], "the --authors file"),
+        (["--threads", "{out}"], "the --threads file"),
+        (["--authors", "{threads}", "--threads", "{threads}"], "file"),
+        (["--threads", "{out}.rejects.jsonl"], "rejects file"),
+    ],
+)
+def test_score_refuses_outputs_that_are_an_input_or_each_other(
+    tmp_path: Path, extra: list[str], clash: str
+) -> None:
+    src = _tiny_csv(tmp_path / "in.csv")
+    before = src.read_bytes()
+    names = {"src": str(src), "out": str(tmp_path / "s.csv"), "threads": str(tmp_path / "t.csv")}
+    result = run_cli("score", str(src), "-o", names["out"], *[e.format(**names) for e in extra])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is the same file as" in result.stderr and clash in result.stderr
+    assert "another name" in result.stderr
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_score_refuses_an_output_that_is_its_input_by_another_name(tmp_path: Path) -> None:
+    src = _tiny_csv(tmp_path / "in.csv")
+    with pytest.raises(OutputError, match="same file as the input"):
+        score_files([src], output=Path(f"{tmp_path}/./in.csv"))
+
+
+def test_an_unwritable_rollup_path_fails_before_any_scoring(tmp_path: Path) -> None:
+    src = _tiny_csv(tmp_path / "in.csv")
+    for option in ("--threads", "--authors"):
+        result = run_cli("score", str(src), "-o", str(tmp_path / "s.csv"), option, "/proc/t.csv")
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "cannot write" in result.stderr and "/proc/t.csv" in result.stderr
+        assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_folder_where_the_rejects_file_goes_is_a_clear_error(tmp_path: Path) -> None:
+    src = _tiny_csv(tmp_path / "in.csv")
+    (tmp_path / "s.csv.rejects.jsonl").mkdir()
+    result = run_cli("score", str(src), "-o", str(tmp_path / "s.csv"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "rejects file" in result.stderr and "folder" in result.stderr
