@@ -222,7 +222,10 @@ def act(done: str, change: Callable[[], Any], *, nothing_done: str = "") -> Any:
 
 @st.cache_resource(show_spinner=False)
 def _model(version: str) -> Any:
-    return registry.load_model(version or None)
+    # The version comes from the store (comments.model_version), which anyone who can write to a
+    # shared store can set: only a version name under models/ is loaded, never a path (a model
+    # folder is a pickle, a program). Anything else raises ModelError: no highlights, no load.
+    return registry.load_model(registry.version_dir(version) if version else None)
 
 
 @st.cache_data(ttl=SPANS_TTL_SECONDS, show_spinner=False)

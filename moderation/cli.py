@@ -78,10 +78,11 @@ def read(
 ) -> None:
     """Write the canonical comment rows of INPUT files (no model involved), plus a rejects file."""
     from moderation.ingest import ReadReport, RejectsSink, read_comments, rejects_path_for
-    from moderation.output import FrameWriter
+    from moderation.output import FrameWriter, check_output_paths
 
     report = ReadReport()
     rejects_path = rejects_path_for(output)
+    check_output_paths(inputs, {"output": output, "rejects file": rejects_path})
     with RejectsSink(rejects_path) as rejects, FrameWriter(output) as writer:
         for frame in read_comments(
             inputs,
@@ -520,6 +521,9 @@ def models_list() -> None:
     from moderation.registry import list_models
 
     for entry in list_models():
+        if entry["error"]:
+            typer.echo(f"! {entry['version']:28s} unreadable: {entry['error']}")
+            continue
         auc = entry["kaggle_insults_auc"]
         typer.echo(
             f"{'*' if entry['active'] else ' '} {entry['version']:28s} {entry['created_at']:20s} "

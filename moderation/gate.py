@@ -258,7 +258,10 @@ def promote(
     fails and ``force`` is not given; nothing changes then.
     """
     from moderation.registry import promote as make_active
+    from moderation.registry import registered_dir
 
+    # Refuse a folder outside models/ before the gate loads (and so unpickles) anything.
+    candidate_version = registered_dir(candidate_version, models_dir=models_dir).name
     result = run(candidate_version, models_dir=models_dir, moderators=moderators)
     if not result.passed and not force:
         raise GateError(

@@ -12,6 +12,11 @@ Sits between training (which produces a ``ModerationModel``) and everything that
 
 ``load_model`` checks every file's sha256 against the card before joblib reads a byte of it,
 so a corrupted or swapped artifact is refused with ``ModelIntegrityError``.
+
+A model is named by a version (a bare name matching ``_VERSION``, only ever a folder directly
+under ``models/``) or by a path (a ``Path``, or a string holding a slash such as ``./v1``). A bare
+name never means a folder of the current directory: a version read from a store, the history
+file or a command line must not load a folder someone left elsewhere (its pickle runs code).
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ __all__ = [
     "model_dir",
     "promote",
     "read_card",
+    "registered_dir",
     "rollback",
     "save_model",
+    "version_dir",
 ]
 
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -78,32 +85,93 @@ def active_version(*, models_dir: str | Path | None = None) -> str:
             f"no active model: {pointer} does not exist",
             hint="train one with 'moderation train' or promote one with 'moderation models promote VERSION'",
         )
-    version = pointer.read_text(encoding="utf-8").strip()
-    if not _VERSION.match(version):
+    try:
+        version = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"cannot read {pointer}: {error}", hint="promote a version again") from error
+    if not _VERSION.fullmatch(version):
         raise ModelError(
             f"{pointer} holds {version!r}, which is not a version name", hint="promote a version again"
         )
     return version
 
 
+def _names_a_path(version_or_path: str | Path) -> bool:
+    """A ``Path``, or a string holding a path separator (``./v1``, ``/srv/models/v1``)."""
+    if isinstance(version_or_path, Path):
+        return True
+    text = str(version_or_path)
+    return any(sep and sep in text for sep in ("/", os.sep, os.altsep))
+
+
+def _known(root: Path) -> str:
+    return ", ".join(m["version"] for m in list_models(models_dir=root)) or "none"
+
+
+def version_dir(version: str, *, models_dir: str | Path | None = None) -> Path:
+    """The folder of the registry version ``version``: a version name, directly under ``models/``.
+
+    Never a path, never a folder of the current directory, never a folder (or link) that resolves
+    outside ``models/``: use it for any version name that comes from a store, a file or a user.
+    """
+    root = _models_dir(models_dir)
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise ModelError(
+            f"{str(version)!r} is not a version name",
+            hint=f"a version is the name of a folder under {root} (letters, digits, '.', '_' and '-'; "
+            f"known: {_known(root)})",
+        )
+    folder = root / version
+    if not (folder / config.MODEL_CARD).is_file():
+        raise ModelError(
+            f"no model {version!r}",
+            hint=f"give a version under {root} (known: {_known(root)}) or the path of a model folder "
+            f"(with a slash, e.g. ./{version})",
+        )
+    if folder.resolve().parent != root.resolve():
+        raise ModelError(
+            f"{folder} resolves outside {root}",
+            hint="a version must be a real folder in the models directory, not a link elsewhere; "
+            "copy the model folder in",
+        )
+    return folder
+
+
 def model_dir(version_or_path: str | Path | None = None, *, models_dir: str | Path | None = None) -> Path:
-    """The folder of a model: the active one, a version under ``models/``, or a path."""
+    """The folder of a model: the active one, a version under ``models/``, or a path.
+
+    A bare name is always a version (``version_dir``), even when the current directory holds a
+    folder of that name; a folder is named by a ``Path`` or a string with a slash (``./name``).
+    """
     root = _models_dir(models_dir)
     if version_or_path is None:
-        return root / active_version(models_dir=root)
+        return version_dir(active_version(models_dir=root), models_dir=root)
+    if not _names_a_path(version_or_path):
+        return version_dir(str(version_or_path), models_dir=root)
     candidate = Path(version_or_path)
     if candidate.is_file() and candidate.name in (config.MODEL_CARD, config.MODEL_ARTIFACT):
         return candidate.parent
     if candidate.is_dir() and (candidate / config.MODEL_CARD).is_file():
         return candidate
-    name = str(version_or_path)
-    if _VERSION.match(name) and (root / name / config.MODEL_CARD).is_file():
-        return root / name
-    known = ", ".join(m["version"] for m in list_models(models_dir=root)) or "none"
     raise ModelError(
-        f"no model {name!r}",
-        hint=f"give a version under {root} (known: {known}) or the path of a model folder",
+        f"no model folder {str(version_or_path)!r}",
+        hint=f"give the path of a folder holding {config.MODEL_CARD}, or a version under {root} "
+        f"(known: {_known(root)})",
     )
+
+
+def registered_dir(version_or_path: str | Path, *, models_dir: str | Path | None = None) -> Path:
+    """The folder under ``models/`` that ``version_or_path`` names; a folder elsewhere is refused.
+
+    Loads nothing: promotion calls it before the gate or the integrity check unpickles a byte.
+    """
+    root = _models_dir(models_dir)
+    folder = model_dir(version_or_path, models_dir=root).resolve()
+    if folder.parent != root.resolve() or not _VERSION.fullmatch(folder.name):
+        raise ModelError(
+            f"{folder} is not under {root}", hint="copy the model folder into the models directory first"
+        )
+    return version_dir(folder.name, models_dir=root)
 
 
 def read_card(version_or_path: str | Path | None = None, *, models_dir: str | Path | None = None) -> dict:
@@ -111,7 +179,7 @@ def read_card(version_or_path: str | Path | None = None, *, models_dir: str | Pa
     folder = model_dir(version_or_path, models_dir=models_dir)
     try:
         card = json.loads((folder / config.MODEL_CARD).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or not UTF-8
         raise ModelError(
             f"cannot read the card {folder / config.MODEL_CARD}: {error}",
             hint="restore the model folder from a backup or train it again",
@@ -175,9 +243,15 @@ def load_model(
     model.card = card
     model.version = str(card.get("version", folder.name))
     thresholds = card.get("thresholds") or {}
-    model.thresholds = {
-        label: float(thresholds.get(label, config.DEFAULT_THRESHOLDS[label])) for label in config.LABELS
-    }
+    try:
+        model.thresholds = {
+            label: float(thresholds.get(label, config.DEFAULT_THRESHOLDS[label])) for label in config.LABELS
+        }
+    except (AttributeError, TypeError, ValueError) as error:
+        raise ModelError(
+            f"the card in {folder} has unusable thresholds: {error}",
+            hint="thresholds must map each label to a number; fix the card or train the model again",
+        ) from error
     return model
 
 
@@ -242,7 +316,7 @@ def save_model(model: Any, *, models_dir: str | Path | None = None, compress: in
 
     root = _models_dir(models_dir)
     version = model.version
-    if not _VERSION.match(version):
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise ModelError(
             f"{version!r} is not a usable version name", hint="use letters, digits, '.', '_' and '-'"
         )
@@ -274,8 +348,20 @@ def save_model(model: Any, *, models_dir: str | Path | None = None, compress: in
     return final
 
 
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def list_models(*, models_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every version under ``models/``, oldest first: version, created_at, active, bytes, metrics."""
+    """Every version under ``models/``, oldest first: version, created_at, active, bytes, metrics.
+
+    A version whose card cannot be read is listed with ``error`` (the message and its fix) and
+    empty fields; for every other version ``error`` is "".
+    """
     root = _models_dir(models_dir)
     try:
         active = active_version(models_dir=root)
@@ -283,25 +369,24 @@ def list_models(*, models_dir: str | Path | None = None) -> list[dict[str, Any]]
         active = ""
     out = []
     for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
-        card_path = folder / config.MODEL_CARD
-        if not card_path.is_file():
+        if not (folder / config.MODEL_CARD).is_file():
             continue
         try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            card = {}
-        metrics = card.get("metrics", {})
+            card = read_card(folder)
+            error = ""
+        except ModelError as unreadable:
+            card, error = {}, str(unreadable)
+        metrics, files = _dict(card.get("metrics")), _dict(card.get("files"))
         out.append(
             {
                 "version": folder.name,
-                "created_at": card.get("created_at", ""),
+                "created_at": str(card.get("created_at", "")),
                 "active": folder.name == active,
-                "bytes": sum(
-                    f.get("bytes", 0) for f in card.get("files", {}).values() if isinstance(f, dict)
-                ),
-                "training_data": card.get("training_data", {}).get("spec", ""),
-                "kaggle_insults_auc": metrics.get("kaggle_insults_test", {}).get("auc"),
-                "thresholds": card.get("thresholds", {}),
+                "bytes": int(sum(_number(_dict(f).get("bytes")) or 0 for f in files.values())),
+                "training_data": str(_dict(card.get("training_data")).get("spec", "")),
+                "kaggle_insults_auc": _number(_dict(metrics.get("kaggle_insults_test")).get("auc")),
+                "thresholds": _dict(card.get("thresholds")),
+                "error": error,
             }
         )
     return sorted(out, key=lambda m: (m["created_at"], m["version"]))
@@ -310,11 +395,7 @@ def list_models(*, models_dir: str | Path | None = None) -> list[dict[str, Any]]
 def promote(version: str, *, models_dir: str | Path | None = None) -> str:
     """Make ``version`` the active model (after verifying it loads); returns the previous one."""
     root = _models_dir(models_dir)
-    folder = model_dir(version, models_dir=root)
-    if folder.parent.resolve() != root.resolve():
-        raise ModelError(
-            f"{folder} is not under {root}", hint="copy the model folder into the models directory first"
-        )
+    folder = registered_dir(version, models_dir=root)  # before anything is loaded
     load_model(folder)  # refuses a tampered or broken model before it becomes active
     try:
         previous = active_version(models_dir=root)
@@ -343,8 +424,17 @@ def rollback(*, models_dir: str | Path | None = None) -> str:
     if not lines:
         raise ModelError("there is no earlier active model to roll back to", hint="promote a version instead")
     previous = lines[-1]
-    model_dir(previous, models_dir=root)
-    load_model(previous, models_dir=root)
+    try:
+        # The history is a file anyone with write access to models/ can edit: only a version
+        # under models/ is ever loaded, never a path or a folder of the current directory.
+        folder = version_dir(previous, models_dir=root)
+    except ModelError as error:
+        raise ModelError(
+            f"{history} names {previous!r} as the previous model, which is not a version under {root} "
+            f"({error.message})",
+            hint="remove that line from the history file, or promote a version instead",
+        ) from error
+    load_model(folder)
     _write_atomic(root / config.ACTIVE_POINTER, previous + "\n")
     _write_atomic(history, "".join(f"{line}\n" for line in lines[:-1]))
     return previous

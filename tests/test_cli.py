@@ -130,3 +130,51 @@ def test_a_mistyped_command_or_option_is_a_usage_message_not_a_traceback(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_read_refuses_to_write_over_its_input(tmp_path: Path) -> None:
+    src = tmp_path / "same.csv"
+    src.write_text("text\nhello\n")
+    for output in (src, tmp_path / "." / "same.csv"):
+        result = run_cli("read", str(src), "-o", str(output))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "same file as the input" in result.stderr and "another name" in result.stderr
+        assert src.read_text() == "text\nhello\n"
+
+
+@pytest.mark.parametrize("command", ["read", "score"])
+def test_unwritable_output_paths_are_clear_errors(tmp_path: Path, command: str) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text("text\nhello\n")
+    (tmp_path / "ok.csv.rejects.jsonl").mkdir()
+    for output, reason in (
+        (src / "x.csv", "not a folder"),
+        ("/proc/x.csv", "cannot write"),
+        (tmp_path / "ok.csv", "a folder has that name"),
+    ):
+        result = run_cli(command, str(src), "-o", str(output))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert str(output) in result.stderr or "rejects" in result.stderr
+        assert reason in result.stderr
+
+
+def test_jsonl_output_has_one_line_per_row_and_no_blank_lines(tmp_path: Path) -> None:
+    demo = str(config.DEMO_DATA_DIR / "demo_comments.jsonl")
+    out = tmp_path / "out.jsonl"
+    assert run_cli("read", demo, "-o", str(out)).returncode == 0
+    lines = out.read_text().split("\n")
+    assert lines[-1] == "" and all(lines[:-1])
+    assert len(lines) - 1 == len(pd.read_json(out, lines=True)) == 30
+
+
+def test_dictionary_encoded_parquet_columns_are_neutralised_in_csv(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "dict.parquet"
+    note = pa.array(['=HYPERLINK("http://evil","x")', "b"]).dictionary_encode()
+    pq.write_table(pa.table({"text": ["hi", "there"], "note": note}), src)
+    out = tmp_path / "dict.csv"
+    assert run_cli("read", str(src), "-o", str(out)).returncode == 0
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert frame["note"].tolist() == ["'=HYPERLINK(\"http://evil\",\"x\")", "b"]

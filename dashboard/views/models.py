@@ -285,6 +285,8 @@ if active_entry is None:
 else:
     card = active_entry["card"]
     st.subheader(render.markdown_text(f"Active model: {active_name}"))
+    if active_entry["error"]:
+        st.error(render.markdown_text(f"Unreadable card: {active_entry['error']}"))
     st.markdown("**Thresholds and how they were chosen**")
     thresholds = cards.thresholds_table(card)
     st.dataframe(thresholds, hide_index=True, key="models_active_thresholds")
@@ -348,6 +350,9 @@ for entry in others:
     version = entry["version"]
     comparing = st.session_state.get("models_compare") == version
     with st.expander(render.markdown_text(version), expanded=comparing):
+        if entry["error"]:
+            st.error(render.markdown_text(f"Unreadable card: {entry['error']}"))
+            continue
         metrics = cards.metrics_table(entry["card"])
         if metrics.empty:
             st.caption("The card has no metrics.")
