@@ -862,3 +862,30 @@ def test_models_page_shows_the_recalibration_to_the_moderators_labels(store, mod
     assert shown["label"].tolist() == ["insult", "troll"]
     assert shown["ECE before"].tolist()[0] == 0.112 and shown["ECE after"].tolist()[0] == 0.031
     assert shown["applied"].tolist() == [True, False]
+
+
+def test_a_store_naming_a_model_folder_gets_no_highlights_and_loads_nothing(
+    store, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from test_registry import hostile_copy
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    marker = elsewhere / "ran"
+    active = (config.MODELS_DIR / config.ACTIVE_POINTER).read_text().strip()
+    folder = hostile_copy(config.MODELS_DIR / active, elsewhere / "evil", marker)
+    for version in (str(folder), "../" + folder.name, "no-such-version"):
+        with store.engine.begin() as conn:
+            hostile_thread = comments.c.thread_id == "hostile-thread"
+            conn.execute(sa.update(comments).where(hostile_thread).values(model_version=version))
+        at = _open(_app(thread_id="hostile-thread"), "thread")
+        captions = [c.value for c in at.caption]
+        assert any("no highlights for model" in c for c in captions), captions
+        assert _cards(at)  # the comments are still shown
+    assert not marker.exists()
+
+
+def test_models_page_marks_an_unreadable_card(store, models_dir: Path) -> None:
+    (models_dir / "candidate-copy" / config.MODEL_CARD).write_bytes(b"[1]")
+    at = _open(_app(ROOT_USER), "models")
+    errors = [e.value for e in at.error]
+    assert any("Unreadable card" in e and "train it again" in e for e in errors), errors

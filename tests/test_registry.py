@@ -331,3 +331,198 @@ def test_every_shipped_model_still_scores_as_its_card_says(shared_data: Path) ->
         recorded = card["metrics"]["kaggle_insults_test"]["auc"]
         measured = evaluate_files(version, [test_split], label_column="Insult")["auc"]
         assert measured == pytest.approx(recorded, abs=1e-4), version
+
+
+# --- hostile model folders: a pickle that runs code, with a matching sha256 in its card -----------------
+
+
+class _TouchesAFile:
+    """Unpickling this creates ``path``: stands in for any code a hostile pickle runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def hostile_copy(source: Path, destination: Path, marker: Path) -> Path:
+    """A copy of the model folder ``source`` whose artifact runs code, its card's sha256 updated."""
+    import hashlib
+    import pickle
+    import shutil
+
+    shutil.copytree(source, destination)
+    artifact = destination / config.MODEL_ARTIFACT
+    artifact.write_bytes(pickle.dumps(_TouchesAFile(marker)))
+    card_path = destination / config.MODEL_CARD
+    card = json.loads(card_path.read_text())
+    card["files"][config.MODEL_ARTIFACT] = {
+        "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
+        "bytes": artifact.stat().st_size,
+    }
+    card_path.write_text(json.dumps(card))
+    return destination
+
+
+def test_the_hostile_folder_of_these_tests_runs_code_when_loaded(models_dir: Path, tmp_path: Path) -> None:
+    # Proves the tests below would see the code run if the registry loaded the folder.
+    marker = tmp_path / "ran"
+    folder = hostile_copy(models_dir / "v1", tmp_path / "elsewhere" / "evil", marker)
+    with pytest.raises(ModelError):  # it holds no model, but only after the pickle ran
+        registry.load_model(folder)
+    assert marker.exists()
+
+
+def test_a_bare_name_is_the_registry_version_not_a_folder_of_the_current_directory(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "ran"
+    cwd = tmp_path / "cwd"
+    hostile_copy(models_dir / "v1", cwd / "v1", marker)
+    hostile_copy(models_dir / "v1", cwd / "outside", marker)
+    monkeypatch.chdir(cwd)
+    assert registry.model_dir("v1", models_dir=models_dir) == models_dir / "v1"
+    assert registry.load_model("v1", models_dir=models_dir, for_scoring=True).version == "v1"
+    with pytest.raises(ModelError, match="no model 'outside'") as error:
+        registry.load_model("outside", models_dir=models_dir)
+    assert "./outside" in error.value.hint  # an explicit path still names a folder
+    assert registry.model_dir("./v1", models_dir=models_dir) == Path("./v1")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../evil", "v1/../../evil", "v1\n", "", ".", "..", "/etc"])
+def test_a_version_name_never_resolves_outside_the_models_dir(models_dir: Path, name: str) -> None:
+    with pytest.raises(ModelError) as error:
+        registry.version_dir(name, models_dir=models_dir)
+    assert error.value.hint
+
+
+def test_a_version_linked_to_a_folder_elsewhere_is_refused(
+    models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    marker = elsewhere / "ran"
+    hostile_copy(models_dir / "v1", elsewhere / "evil", marker)
+    (models_dir / "linked").symlink_to(elsewhere / "evil", target_is_directory=True)
+    with pytest.raises(ModelError, match="resolves outside"):
+        registry.load_model("linked", models_dir=models_dir)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("entry", ["../evil", "outside", "ABSOLUTE"])
+def test_rollback_refuses_a_history_entry_outside_the_models_dir_before_loading_it(
+    models_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    import shutil
+
+    tmp_path = tmp_path_factory.mktemp("site")
+    marker = tmp_path / "ran"
+    models = tmp_path / "registry"
+    shutil.copytree(models_dir, models)  # so that ../evil is a sibling of the models directory
+    hostile_copy(models / "v1", tmp_path / "evil", marker)
+    hostile_copy(models / "v1", tmp_path / "outside", marker)
+    monkeypatch.chdir(tmp_path)  # a cwd folder named like the entry
+    entry = str(tmp_path / "evil") if entry == "ABSOLUTE" else entry
+    registry.promote("v1", models_dir=models)
+    (models / config.ACTIVE_HISTORY).write_text(f"v2\n{entry}\n")
+    with pytest.raises(ModelError, match="not a version under") as error:
+        registry.rollback(models_dir=models)
+    assert "history" in error.value.hint
+    assert not marker.exists()
+    assert registry.active_version(models_dir=models) == "v1"
+
+
+def test_promoting_a_folder_outside_the_models_dir_is_refused_before_the_gate_loads_it(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    from moderation import gate
+
+    marker = tmp_path / "ran"
+    folder = hostile_copy(models_dir / "v1", tmp_path / "elsewhere" / "v3", marker)
+    registry.promote("v1", models_dir=models_dir)
+    for promote in (gate.promote, registry.promote):
+        for ref in (str(folder), folder):
+            with pytest.raises(ModelError, match="is not under") as error:
+                promote(ref, models_dir=models_dir)
+            assert "copy the model folder" in error.value.hint
+    assert not marker.exists()
+    assert registry.active_version(models_dir=models_dir) == "v1"
+    # A path that is a version's folder under models/ is still promotable.
+    assert registry.promote(str(models_dir / "v2"), models_dir=models_dir) == "v1"
+
+
+def test_the_cli_loads_no_folder_outside_the_models_dir(models_dir: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    marker = tmp_path / "ran"
+    cwd = tmp_path / "cwd"
+    hostile_copy(models_dir / "v1", cwd / "v1", marker)
+    hostile_copy(models_dir / "v1", cwd / "outside", marker)
+    env = {**os.environ, "MODERATION_MODELS_DIR": str(models_dir)}
+    env.pop(config.DB_ENV_VAR, None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "moderation.cli", *args],
+            capture_output=True, text=True, env=env, timeout=120, cwd=cwd,
+        )  # fmt: skip
+
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo_comments.jsonl"
+    scored = run("score", str(demo), "--output", str(tmp_path / "out.csv"), "--model", "v1")
+    assert scored.returncode == 0, scored.stderr
+    assert "model v1" in scored.stdout + scored.stderr
+    assert run("models", "promote", "v2", "--force").returncode == 0
+    refused = run("models", "promote", str(cwd / "outside"), "--force")
+    assert refused.returncode == 1 and "is not under" in refused.stderr
+    (models_dir / config.ACTIVE_HISTORY).write_text("outside\n")
+    rolled = run("models", "rollback")
+    assert rolled.returncode == 1 and "not a version under" in rolled.stderr
+    assert "Traceback" not in refused.stderr + rolled.stderr
+    assert not marker.exists()
+
+
+# --- malformed cards: listed as unreadable, refused with a hint, never a traceback ------------------------
+
+MALFORMED_CARDS = {
+    "a list": b"[1]",
+    "files as a list": json.dumps({"version": "v3", "files": ["model.joblib"]}).encode(),
+    "not utf-8": b'{"version": "v3\xff\xfe"}',
+    "fields of the wrong type": json.dumps(
+        {"created_at": 5, "metrics": [1], "training_data": "x", "thresholds": [], "files": {"a": 1}}
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("content", MALFORMED_CARDS.values(), ids=MALFORMED_CARDS.keys())
+def test_a_malformed_card_is_listed_as_unreadable_and_refused_with_a_hint(
+    models_dir: Path, content: bytes
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(models_dir / "v1", models_dir / "v3")
+    (models_dir / "v3" / config.MODEL_CARD).write_bytes(content)
+    listed = {entry["version"]: entry for entry in registry.list_models(models_dir=models_dir)}
+    assert set(listed) == {"v1", "v2", "v3"} and not listed["v1"]["error"]
+    if listed["v3"]["error"]:
+        with pytest.raises(ModelError) as error:
+            registry.read_card("v3", models_dir=models_dir)
+        assert error.value.hint and str(error.value) == listed["v3"]["error"]
+    with pytest.raises(ModelError) as error:
+        registry.load_model("v3", models_dir=models_dir, for_scoring=True)
+    assert error.value.hint
+
+    env = {**os.environ, "MODERATION_MODELS_DIR": str(models_dir)}
+    for args in (["models", "list"], ["models", "show", "v3"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "moderation.cli", *args],
+            capture_output=True, text=True, env=env, timeout=120, cwd=models_dir,
+        )  # fmt: skip
+        assert "Traceback" not in done.stderr, done.stderr
+        if args[1] == "list":
+            assert done.returncode == 0 and "v1" in done.stdout and "v3" in done.stdout
