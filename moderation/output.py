@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +43,7 @@ __all__ = ["FrameWriter", "check_output_paths", "neutralize_formula", "output_ki
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A cell the guard prefixed: a quote, then a formula character (the quote is what is removed).
-_GUARDED_CELL = "^'(?=[=+\\-@\t\r])"
+_GUARDED_CELL = "^'(?=[" + re.escape("".join(_FORMULA_STARTS)) + "])"
 _FORMULA_BYTES = np.frombuffer("".join(_FORMULA_STARTS).encode(), dtype=np.uint8)
 # What makes Python's csv writer (QUOTE_MINIMAL, "\r\n" line ends) quote a cell: the delimiter,
 # the quote character and the line-end characters.
@@ -94,41 +95,23 @@ def _oserror_hint(error: OSError) -> str:
     return "choose a path in an existing folder you can write to"
 
 
-def _open_for_writing(
-    path: Path, mode: str, *, what: str = "output", shown: Path | None = None, **options: Any
-) -> Any:
-    """``open`` for writing, with an OSError turned into an OutputError naming path and fix."""
-    try:
-        return open(path, mode, **options)
-    except OSError as error:
-        raise OutputError(
-            f"cannot write the {what} {shown or path}: {error.strerror or error}",
-            hint=_oserror_hint(error),
-        ) from error
-
-
 @contextmanager
-def _as_output_error(path: Path) -> Iterator[None]:
-    """An OSError while writing (Parquet parts, a full disk, ...) as an OutputError with a fix."""
+def _as_output_error(path: Path, *, what: str = "output") -> Iterator[None]:
+    """An OSError while opening or writing ``path`` (a folder in the way, no permission, a full
+    disk, ...) as an OutputError naming the path and the fix."""
     try:
         yield
     except OSError as error:
         raise OutputError(
-            f"cannot write the output {path}: {error.strerror or error}", hint=_oserror_hint(error)
+            f"cannot write the {what} {path}: {error.strerror or error}", hint=_oserror_hint(error)
         ) from error
 
 
-def _probe_writable(path: Path, *, what: str, shown: Path | None = None) -> None:
+def _probe_writable(path: Path, *, what: str) -> None:
     """Fail now, before a long run, if ``path`` cannot be opened for writing."""
     existed = path.exists() or path.is_symlink()
-    try:
-        with open(path, "a"):
-            pass
-    except OSError as error:
-        raise OutputError(
-            f"cannot write the {what} {shown or path}: {error.strerror or error}",
-            hint=_oserror_hint(error),
-        ) from error
+    with _as_output_error(path, what=what), open(path, "a"):
+        pass
     if not existed:
         path.unlink(missing_ok=True)
 
@@ -371,11 +354,8 @@ class FrameWriter:
         self._schema: pa.Schema | None = None
 
     def _open(self, mode: str, **options: Any) -> Any:
-        return _open_for_writing(self._tmp, mode, encoding="utf-8", shown=self.path, **options)
-
-    def check_writable(self) -> None:
-        """Fail now, with the path and a fix, if the output cannot be written (before a long run)."""
-        _probe_writable(self._tmp, what="output", shown=self.path)
+        with _as_output_error(self.path):
+            return open(self._tmp, mode, encoding="utf-8", **options)
 
     def __enter__(self) -> FrameWriter:
         return self

@@ -160,8 +160,10 @@ def score_files(
     rejects_path = rejects_path_for(output)
     # Every path is checked before the model loads and anything is written: an output that
     # is an input (or another output) would destroy it, and an unwritable --threads file
-    # would otherwise fail only after the whole run.
-    writers = [FrameWriter(path) for path in (output, threads_output, authors_output) if path is not None]
+    # would otherwise fail only after the whole run. A FrameWriter checks its kind and folder.
+    for path in (output, threads_output, authors_output):
+        if path is not None:
+            FrameWriter(path)
     check_output_paths(
         inputs,
         {
@@ -171,8 +173,6 @@ def score_files(
             "--authors file": authors_output,
         },
     )
-    for writer in writers:
-        writer.check_writable()
     model = load_model(model_ref, for_scoring=True)
     summary = ScoreSummary(model_version=model.version, output=str(output))
     summary.rejects_path = str(rejects_path)

@@ -249,7 +249,7 @@ def test_an_output_that_cannot_be_opened_is_an_output_error(tmp_path: Path) -> N
         with pytest.raises(OutputError, match=r"cannot write the output .*out.csv: Permission denied"):
             writer.write(pd.DataFrame({"text": ["a"]}))
         with pytest.raises(OutputError, match="folder you are allowed to write to"):
-            writer.check_writable()
+            output.check_output_paths([], {"output": tmp_path / "out.csv"})
 
 
 def test_check_output_paths_names_the_clash(tmp_path: Path) -> None:
