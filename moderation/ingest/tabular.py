@@ -133,12 +133,16 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def _renamed_warning(path: Path, before: list[str], after: list[str]) -> str | None:
-    renamed = [f"{b or '(blank)'} -> {a}" for b, a in zip(before, after, strict=True) if a != b]
-    if not renamed:
-        return None
-    shown = ", ".join(renamed[:5]) + (f", … ({len(renamed)} in all)" if len(renamed) > 5 else "")
-    return f"{path}: blank or repeated column names were renamed ({shown}); rename them in the header"
+def _unique_header(path: Path, names: list[str], report: ReadReport) -> list[str]:
+    """``unique_names`` of a file's header, with a warning naming each column it renamed."""
+    unique = unique_names(names)
+    renamed = [f"{b or '(blank)'} -> {a}" for b, a in zip(names, unique, strict=True) if a != b]
+    if renamed:
+        shown = ", ".join(renamed[:5]) + (f", … ({len(renamed)} in all)" if len(renamed) > 5 else "")
+        report.warn(
+            f"{path}: blank or repeated column names were renamed ({shown}); rename them in the header"
+        )
+    return unique
 
 
 def _as_strings(series: pd.Series) -> list[str]:
@@ -254,10 +258,7 @@ def _read_delimited(
             pending_first: list[list[str]] = [first]
             first_line = 1
         else:
-            named = [h.strip() for h in first]
-            header = unique_names(named)
-            if warning := _renamed_warning(path, named, header):
-                report.warn(warning)
+            header = _unique_header(path, [h.strip() for h in first], report)
             pending_first = []
             first_line = reader.line_num + 1
             line_before = reader.line_num
@@ -719,10 +720,7 @@ def read_parquet(
     try:
         with open_binary(path) as handle:
             parquet = pq.ParquetFile(handle)
-            named = parquet.schema_arrow.names
-            names = unique_names(named)
-            if warning := _renamed_warning(path, named, names):
-                report.warn(warning)
+            names = _unique_header(path, parquet.schema_arrow.names, report)
             mapping = map_columns(names, options, path)
             binary = [
                 name
