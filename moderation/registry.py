@@ -167,11 +167,11 @@ def registered_dir(version_or_path: str | Path, *, models_dir: str | Path | None
     """
     root = _models_dir(models_dir)
     folder = model_dir(version_or_path, models_dir=root).resolve()
-    if folder.parent != root.resolve() or not _VERSION.fullmatch(folder.name):
+    if folder.parent != root.resolve():
         raise ModelError(
             f"{folder} is not under {root}", hint="copy the model folder into the models directory first"
         )
-    return version_dir(folder.name, models_dir=root)
+    return version_dir(folder.name, models_dir=root)  # a version name, with its card, not a link
 
 
 def read_card(version_or_path: str | Path | None = None, *, models_dir: str | Path | None = None) -> dict:
