@@ -49,6 +49,23 @@ def _sentences(rows: int) -> Path:
     return "\n".join(lines) + "\n"
 
 
+def _kill_after_checkpoint(command: list[str], state: Path, rows: int) -> None:
+    """Run ``moderation`` with ``command`` and SIGKILL it once its checkpoint ``state`` holds
+    ``rows`` rows (or after two minutes)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moderation.cli", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if state.exists() and json.loads(state.read_text() or "{}").get("rows", 0) >= rows:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def test_score_keeps_rows_in_order_and_adds_the_score_columns(tmp_path: Path) -> None:
     out = tmp_path / "scored.csv"
     result = run_cli("score", str(DEMO), "-o", str(out))
@@ -82,18 +99,7 @@ def test_resume_after_sigkill_writes_every_row_exactly_once(tmp_path: Path) -> N
 
     out = tmp_path / "out.csv"
     state = tmp_path / ".out.csv.resume.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", "score", str(src), "-o", str(out), "--chunk-rows", "1000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if state.exists() and json.loads(state.read_text() or "{}").get("rows", 0) >= 8_000:
-            break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    _kill_after_checkpoint(["score", str(src), "-o", str(out), "--chunk-rows", "1000"], state, 8_000)
     assert not out.exists(), "the run finished before it could be killed"
     assert json.loads(state.read_text())["rows"] < 30_000
 
@@ -227,18 +233,7 @@ def test_resume_gives_the_author_and_thread_rollups_of_an_uninterrupted_run(tmp_
     command = ["score", str(src), "-o", str(out), *options]
     command += ["--authors", str(tmp_path / "authors.csv"), "--threads", str(tmp_path / "threads.csv")]
     state = tmp_path / ".out.csv.resume.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", *command],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if state.exists() and json.loads(state.read_text() or "{}").get("rows", 0) >= 6_000:
-            break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    _kill_after_checkpoint(command, state, 6_000)
     assert not out.exists(), "the run finished before it could be killed"
 
     result = run_cli(*command, "--resume")
