@@ -106,6 +106,10 @@ MAX_COMMENT_CHARS = 100_000
 #: Deepest JSON nesting accepted in one record.
 MAX_JSON_DEPTH = 64
 
+#: Most physical lines one CSV/TSV record may span. A quoted field running on longer is taken
+#: as a quote that was never closed: its first line is rejected and the rest read again.
+MAX_RECORD_LINES = 10_000
+
 #: Largest single line (bytes) accepted in a JSONL/NDJSON file.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 

@@ -52,6 +52,67 @@ def test_rows_with_the_wrong_number_of_fields_are_rejected_with_their_line(tmp_p
     assert report.rows + report.rejected == 3
 
 
+def test_an_unclosed_quote_in_the_last_column_rejects_its_line_and_keeps_the_rows_after(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text('id,text\n1,fine\n2,"never closed\n3,after\n4,"quoted, properly"\n5,last\n')
+    frame, rejects, report = _read(path)
+    assert frame["comment_id"].tolist() == ["1", "3", "4", "5"]
+    assert frame["text"].tolist() == ["fine", "after", "quoted, properly", "last"]
+    assert frame["record"].tolist() == [2, 4, 5, 6]
+    assert rejects.count == 1
+    reject = rejects.kept[0]
+    assert reject["record"] == 3 and reject["raw"] == '2,"never closed'
+    assert "unclosed quote" in reject["reason"] and "line 3" in reject["reason"]
+    assert '""' in reject["reason"]  # the fix
+    assert report.rows + report.rejected == 5
+
+
+def test_an_unclosed_quote_that_runs_to_the_end_of_the_file_loses_no_row(tmp_path: Path) -> None:
+    path = tmp_path / "c.tsv"
+    path.write_text('text\tauthor\n"open\tann\nsecond\tbob\nthird\tcy\n')
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["second", "third"]
+    assert frame["author"].tolist() == ["bob", "cy"]
+    assert [r["record"] for r in rejects.kept] == [2]
+    assert "end of data" in rejects.kept[0]["reason"]
+    assert report.rows + report.rejected == 3
+
+
+def test_a_quoted_field_that_spans_lines_and_loose_quotes_on_one_line_are_read_as_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text('id,text\n1,"two\nlines"\n2,a 5" screen\n3,"a"b\n')
+    frame, rejects, _ = _read(path)
+    assert frame["text"].tolist() == ["two\nlines", 'a 5" screen', "ab"]
+    assert frame["record"].tolist() == [2, 4, 5]
+    assert rejects.count == 0
+
+
+def test_a_quoted_field_longer_than_the_line_bound_is_taken_as_unclosed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_LINES", 4)
+    path = tmp_path / "c.csv"
+    body = "".join(f"{i},row {i}\n" for i in range(3, 10))
+    path.write_text(f'id,text\n1,"three\nline\nfield"\n2,"open\n{body}')
+    frame, rejects, report = _read(path)
+    assert frame["text"].tolist() == ["three\nline\nfield"] + [f"row {i}" for i in range(3, 10)]
+    assert [r["record"] for r in rejects.kept] == [5]
+    assert "more than 4 lines" in rejects.kept[0]["reason"]
+    assert report.rows + report.rejected == 9
+
+
+def test_an_unclosed_quote_in_the_header_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text('id,"text\n1,hello\n')
+    with pytest.raises(InputError, match="never closed") as caught:
+        _read(path)
+    assert "c.csv" in str(caught.value) and "line 1" in str(caught.value)
+
+
 def test_latin1_bytes_fall_back_with_a_warning_and_lose_no_row(tmp_path: Path) -> None:
     path = tmp_path / "mixed.csv"
     path.write_bytes(b"text\n" + "caf\u00e9 ok\n".encode() + b"na\xefve\n")

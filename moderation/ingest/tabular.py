@@ -236,61 +236,122 @@ def _positional_options(options: ReadOptions) -> ReadOptions:
     )
 
 
+class _RecordTooLong(Exception):
+    """A quoted field ran past ``config.MAX_RECORD_LINES`` lines: its quote is taken as unclosed."""
+
+
+class _LineFeed:
+    """The lines of a delimited file, handed to ``csv.reader`` one at a time.
+
+    It keeps the raw lines of the record being read, so that a record can be rejected as it
+    was written and, when a quote opened on its first line is never closed, the lines after
+    that one can be read again instead of vanishing into one giant field."""
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self._lines = iter(handle)
+        self._again: list[str] = []  # lines to read again, last line first
+        self.taken: list[str] = []  # the raw lines of the record being read
+        self.lines_before = 0  # physical lines before the record being read
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._lines)
+        self.taken.append(line)
+        if len(self.taken) > config.MAX_RECORD_LINES:
+            raise _RecordTooLong
+        return line
+
+    @property
+    def first_line(self) -> int:
+        """The physical line number that the record being read starts on."""
+        return self.lines_before + 1
+
+    def done(self) -> None:
+        """The record being read is settled: the next one starts after its lines."""
+        self.lines_before += len(self.taken)
+        self.taken.clear()
+
+    def again_after_first(self) -> None:
+        """Settle only the record's first line; its other lines are read again."""
+        self._again.extend(reversed(self.taken[1:]))
+        self.lines_before += 1
+        self.taken.clear()
+
+
+def _unclosed_quote_reason(feed: _LineFeed, problem: str) -> str:
+    return (
+        f"unclosed quote: a quoted field opened on line {feed.first_line} runs on for "
+        f"{len(feed.taken):,} lines ({problem}); the lines after this one were read again as rows "
+        '(close the quote, or write a quote inside a field as "")'
+    )
+
+
 def _read_delimited(
     path: Path, options: ReadOptions, rejects: RejectsSink, report: ReadReport, *, delimiter: str
 ) -> Iterator[pd.DataFrame]:
     with open_text(path, encoding=options.encoding) as (handle, fallback, encoding):
-        quoting = csv.QUOTE_MINIMAL
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting, strict=False)
+        feed = _LineFeed(handle)
+        # strict: a quote that closes where no field ends, or at the end of the file, is an
+        # error here, which is how a quote that was never closed is caught (_unclosed_quote_reason).
+        reader = csv.reader(feed, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, strict=True)
         headerless = _headerless(options)
-        line_before = 0
         try:
             first = next(reader)
         except StopIteration:
             raise EmptyInputError(
                 "the file is empty", path=path, hint="check that the export finished"
             ) from None
-        except csv.Error as exc:
-            raise InputError(f"not readable as CSV ({exc})", path=path, hint="check the --format") from None
+        except (csv.Error, _RecordTooLong) as exc:
+            if len(feed.taken) > 1 or isinstance(exc, _RecordTooLong):
+                raise InputError(
+                    f"line {feed.first_line}: a quote in the first row is never closed",
+                    path=path,
+                    hint='close the quote, or write a quote inside a field as ""',
+                ) from None
+            first = _lenient_row(feed.taken, delimiter)
         if headerless:
             header = [f"column_{i + 1}" for i in range(len(first))]
             options = _positional_options(options)
-            pending_first: list[list[str]] = [first]
-            first_line = 1
+            rows: list[list[str]] = [first]
+            records: list[int] = [feed.first_line]
         else:
             header = _unique_header(path, [h.strip() for h in first], report)
-            pending_first = []
-            first_line = reader.line_num + 1
-            line_before = reader.line_num
+            rows, records = [], []
+        feed.done()
         mapping = map_columns(header, options, path)
         width = len(header)
-        rows: list[list[str]] = []
-        records: list[int] = []
-        if pending_first:
-            rows.append(pending_first[0])
-            records.append(first_line)
-            line_before = reader.line_num
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 break
-            except csv.Error as exc:
-                rejects.add(source=path, record=line_before + 1, reason=f"malformed CSV: {exc}")
-                line_before = reader.line_num
-                continue
-            start_line = line_before + 1
-            line_before = reader.line_num
+            except (csv.Error, _RecordTooLong) as exc:
+                if len(feed.taken) > 1 or isinstance(exc, _RecordTooLong):
+                    problem = str(exc) or f"more than {config.MAX_RECORD_LINES:,} lines"
+                    rejects.add(
+                        source=path, record=feed.first_line, reason=_unclosed_quote_reason(feed, problem),
+                        raw=feed.taken[0].rstrip("\r\n"),
+                    )
+                    feed.again_after_first()
+                    continue
+                # One line with loose quoting, such as a"b"c: read it as written, as Excel does.
+                row = _lenient_row(feed.taken, delimiter)
+            start_line = feed.first_line
             if not row or (len(row) == 1 and row[0] == "" and width > 1):
+                feed.done()
                 continue  # a blank line is not a row
             if len(row) != width:
                 rejects.add(
                     source=path,
                     record=start_line,
                     reason=f"wrong number of fields: {len(row)} where the header has {width}",
-                    raw=delimiter.join(row),
+                    raw="".join(feed.taken).rstrip("\r\n"),
                 )
+                feed.done()
                 continue
+            feed.done()
             rows.append(row)
             records.append(start_line)
             if len(rows) >= options.chunk_rows:
@@ -305,6 +366,10 @@ def _read_delimited(
             )
         elif encoding not in ("utf-8", "utf-8-sig", "ascii"):
             report.warn(f"{path}: read as {encoding} (it is not UTF-8)")
+
+
+def _lenient_row(lines: list[str], delimiter: str) -> list[str]:
+    return next(csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, strict=False), [])
 
 
 def _delimiter_sniff(head: bytes, delimiter: bytes) -> int:
