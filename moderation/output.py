@@ -2,10 +2,11 @@
 
 Writers stream: frames are appended as they come, so memory stays flat. Comment text is
 hostile input, so every CSV cell that a spreadsheet would run as a formula (it begins with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with ``'``, in every
-column that is not numbers or dates (text, categories, bytes, lists, ...). Reading such a
-CSV back (``written_rows``, for --resume) takes that ``'`` off again: a cell that begins with
-``'`` and then a formula character is taken to be guarded. That is ambiguous for a value that
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain number such as
+``-5``) is prefixed with ``'``, in every column that is not numbers or dates (text,
+categories, bytes, lists, ...). Reading such a CSV back (``written_rows``, for --resume)
+takes that ``'`` off again: a cell that begins with ``'`` and then a formula character is
+taken to be guarded. That is ambiguous for a value that
 itself began with ``'=`` (or ``'+``, ...): it reads back without its quote. Such values are
 rare, and the guard is left as it is rather than changing what every spreadsheet user sees.
 The columns are fixed by the first frame; a column that first appears later (JSON records
@@ -44,6 +45,10 @@ __all__ = ["FrameWriter", "check_output_paths", "neutralize_formula", "output_ki
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A cell the guard prefixed: a quote, then a formula character (the quote is what is removed).
 _GUARDED_CELL = "^'(?=[" + re.escape("".join(_FORMULA_STARTS)) + "])"
+# A plain number such as -5, +3 or -1.5e3 starts with a formula character but is no formula:
+# a spreadsheet reads it as the number, so it is written as it is.
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_PLAIN_NUMBER_RE = re.compile(_PLAIN_NUMBER)
 _FORMULA_BYTES = np.frombuffer("".join(_FORMULA_STARTS).encode(), dtype=np.uint8)
 # What makes Python's csv writer (QUOTE_MINIMAL, "\r\n" line ends) quote a cell: the delimiter,
 # the quote character and the line-end characters.
@@ -62,9 +67,13 @@ _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet":
 
 def neutralize_formula(value: object) -> object:
     """Prefix a string that a spreadsheet would evaluate as a formula with a quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    if isinstance(value, str) and _is_formula(value):
         return "'" + value
     return value
+
+
+def _is_formula(text: str) -> bool:
+    return text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER_RE.match(text)
 
 
 def restore_formula(value: object) -> object:
@@ -191,7 +200,7 @@ def _guarded_column(values: pd.Series) -> pd.Series | None:
         return None
     cells = values.astype(object)
     text = [None if cell is None else str(cell) for cell in cells.tolist()]
-    risky = np.array([t is not None and t.startswith(_FORMULA_STARTS) for t in text], dtype=bool)
+    risky = np.array([t is not None and _is_formula(t) for t in text], dtype=bool)
     if not risky.any():
         return None
     guarded = cells.copy()
@@ -264,6 +273,10 @@ def _csv_columns(frame: pd.DataFrame) -> list[pa.Array] | None:
             # Only the cells that need it are guarded and quoted, then put back in their place.
             offsets, data = _string_buffers(cells)
             risky = _starts_with_formula(offsets, data)
+            if risky.any():
+                risky[risky] = ~pc.match_substring_regex(pc.filter(cells, risky), _PLAIN_NUMBER).to_numpy(
+                    zero_copy_only=False
+                )
             if risky.any():
                 risky = pa.array(risky)
                 guarded = pc.binary_join_element_wise(_GUARD, pc.filter(cells, risky), _NOTHING)

@@ -24,10 +24,12 @@ from moderation.output import FrameWriter
 
 CSV_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
-# Cells built from what the formula guard and the quoting look at, plus any other character
-# a UTF-8 file can hold.
+# Cells built from what the formula guard and the quoting look at (numbers like -7.5e3 too,
+# which are not guarded), plus any other character a UTF-8 file can hold.
 _cell_pieces = st.one_of(
-    st.sampled_from([*"=+-@\t\r\n,\"' ;\x00\x0b\x85\u2028\ufeff", "\r\n", '""', "NA", "nan", "a", "é"]),
+    st.sampled_from(
+        [*"=+-@\t\r\n,\"' ;\x00\x0b\x85\u2028\ufeff", "\r\n", '""', "NA", "nan", "a", "é", "7", ".5", "e3"]
+    ),
     st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
 )
 _cells = st.lists(_cell_pieces, max_size=6).map("".join)
@@ -196,6 +198,8 @@ def test_every_column_that_is_not_numbers_is_formula_guarded(tmp_path: Path) -> 
             "listed": pd.Series([["=x"], "-1+2"], dtype=object),
             "numbers_as_category": pd.Categorical([-1.5, 2.0]),
             "negative": [-1, 2],
+            "numbers_as_text": ["-12.5", "+3e-2"],
+            "near_numbers": ["-1-1", "+3e"],
         }
     )
     header, first, second = _csv_rows(_written([frame], tmp_path, "out.csv"))
@@ -208,6 +212,9 @@ def test_every_column_that_is_not_numbers_is_formula_guarded(tmp_path: Path) -> 
     assert dict(zip(header, second, strict=True))["listed"] == "'-1+2"
     assert cells["numbers_as_category"] == "-1.5"  # numbers are left alone
     assert cells["negative"] == "-1"
+    later = dict(zip(header, second, strict=True))
+    assert (cells["numbers_as_text"], later["numbers_as_text"]) == ("-12.5", "+3e-2")  # no formula
+    assert (cells["near_numbers"], later["near_numbers"]) == ("'-1-1", "'+3e")
     assert second[:3] == ["b", "c", "d"]
 
 
