@@ -40,7 +40,14 @@ from moderation.errors import OutputError
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["FrameWriter", "check_output_paths", "neutralize_formula", "output_kind", "restore_formula"]
+__all__ = [
+    "FrameWriter",
+    "as_output_error",
+    "check_output_paths",
+    "neutralize_formula",
+    "output_kind",
+    "restore_formula",
+]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A cell the guard prefixed: a quote, then a formula character (the quote is what is removed).
@@ -105,7 +112,7 @@ def _oserror_hint(error: OSError) -> str:
 
 
 @contextmanager
-def _as_output_error(path: Path, *, what: str = "output") -> Iterator[None]:
+def as_output_error(path: Path, *, what: str = "output") -> Iterator[None]:
     """An OSError while opening or writing ``path`` (a folder in the way, no permission, a full
     disk, ...) as an OutputError naming the path and the fix."""
     try:
@@ -119,7 +126,7 @@ def _as_output_error(path: Path, *, what: str = "output") -> Iterator[None]:
 def _probe_writable(path: Path, *, what: str) -> None:
     """Fail now, before a long run, if ``path`` cannot be opened for writing."""
     existed = path.exists() or path.is_symlink()
-    with _as_output_error(path, what=what), open(path, "a"):
+    with as_output_error(path, what=what), open(path, "a"):
         pass
     if not existed:
         path.unlink(missing_ok=True)
@@ -367,7 +374,7 @@ class FrameWriter:
         self._schema: pa.Schema | None = None
 
     def _open(self, mode: str, **options: Any) -> Any:
-        with _as_output_error(self.path):
+        with as_output_error(self.path):
             return open(self._tmp, mode, encoding="utf-8", **options)
 
     def __enter__(self) -> FrameWriter:
@@ -396,7 +403,7 @@ class FrameWriter:
     def write(self, frame: pd.DataFrame, *, signature: dict | None = None) -> None:
         """Append one frame; with a checkpointing writer, ``signature`` identifies the run."""
         frame = self._conform(frame)
-        with _as_output_error(self.path):
+        with as_output_error(self.path):
             if self.kind == "csv":
                 self._write_csv(frame)
             elif self.kind == "jsonl":
@@ -542,7 +549,7 @@ class FrameWriter:
         return pd.read_json(self._tmp, lines=True, dtype=False)
 
     def close(self, *, success: bool = True) -> None:
-        with _as_output_error(self.path):
+        with as_output_error(self.path):
             self._close(success=success)
 
     def _close(self, *, success: bool) -> None:

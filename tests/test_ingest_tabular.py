@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moderation import config
-from moderation.errors import EmptyInputError, InputError, MissingColumnError
+from moderation.errors import EmptyInputError, InputError, MissingColumnError, OutputError
 from moderation.ingest import ReadReport, RejectsSink, detect_format, read_comments, tabular
 from moderation.ingest.base import ReadOptions
 
@@ -558,3 +558,12 @@ def test_parquet_binary_columns_are_read_as_text_and_bytes_that_are_not_utf8_are
     assert rejects.count == 0
     assert any("'blob'" in w and "not UTF-8" in w for w in report.warnings)
     assert not any("'text'" in w for w in report.warnings)
+
+
+def test_a_rejects_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "rejects.jsonl"
+    blocked.mkdir()  # a folder in the way
+    sink = RejectsSink(blocked)
+    with pytest.raises(OutputError, match="rejects file") as caught:
+        sink.add(source="in.csv", record=2, reason="wrong number of fields: 3 where the header has 2")
+    assert str(blocked) in str(caught.value) and "folder" in str(caught.value)

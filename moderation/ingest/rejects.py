@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import TextIO
 
+from moderation.output import as_output_error
+
 __all__ = ["RejectsSink", "rejects_path_for"]
 
 #: Raw content kept per rejected row; longer rows are cut and marked.
@@ -53,15 +55,17 @@ class RejectsSink:
         if self.path is None:
             self.kept.append(entry)
             return
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
-        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        with as_output_error(self.path, what="rejects file"):
+            if self._handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+            self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            handle, self._handle = self._handle, None
+            with as_output_error(self.path, what="rejects file"):
+                handle.close()
         elif self.path is not None and self.path.exists() and self.count == 0:
             # A stale rejects file from an earlier run must not be mistaken for this run's.
             self.path.unlink()
