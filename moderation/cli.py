@@ -346,11 +346,34 @@ def train(
             "--no-teacher trains on the labels alone, faster",
         ),
     ] = True,
+    teacher_table: Annotated[
+        str | None,
+        typer.Option(
+            "--teacher-table",
+            metavar="NAME",
+            help="the teacher's table to learn from (moderation.distill.TEACHER_TABLES; "
+            "default: the one the default model learnt from)",
+        ),
+    ] = None,
 ) -> None:
     """Train a candidate model from ../shared/data and write it under models/<version>/ with its card."""
+    from moderation.distill import TEACHER_TABLES
     from moderation.registry import save_model
-    from moderation.training import train_model
+    from moderation.training import DEFAULT_PARAMS, train_model
 
+    params = None if teacher else {"distillation": None}
+    if teacher_table is not None:
+        if not teacher:
+            raise ModerationError(
+                "--teacher-table names a teacher, and --no-teacher trains without one",
+                hint="drop one of the two",
+            )
+        if teacher_table not in TEACHER_TABLES:
+            raise ModerationError(
+                f"unknown teacher table {teacher_table!r}",
+                hint="use --teacher-table " + " or --teacher-table ".join(TEACHER_TABLES),
+            )
+        params = {"distillation": {**DEFAULT_PARAMS["distillation"], "teacher": teacher_table}}
     extra = None
     if db is not None:
         from moderation.review import moderator_labels
@@ -364,7 +387,7 @@ def train(
         version=version,
         extra=extra,
         target_precision=target_precision,
-        params=None if teacher else {"distillation": None},
+        params=params,
         progress=lambda stage: typer.echo(config.STAGE_PREFIX + stage),
     )
     typer.echo(config.STAGE_PREFIX + "saving")

@@ -202,6 +202,25 @@ def test_train_cli_is_reproducible_and_writes_a_card(shared_data: Path, tmp_path
     assert card["training_data"]["rows"] == len(train) - leaked.sum()
 
 
+@pytest.mark.parametrize(
+    ("options", "message", "hint"),
+    [
+        (["--teacher-table", "teacher_v0"], "unknown teacher table", "--teacher-table teacher_v1"),
+        (["--teacher-table", "teacher_v1", "--no-teacher"], "--no-teacher trains without one", "drop one"),
+    ],
+)
+def test_train_cli_refuses_a_teacher_table_it_cannot_use(
+    tmp_path: Path, options: list[str], message: str, hint: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "moderation.cli", "train", *options, "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert message in result.stderr and hint in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())  # refused before reading a corpus
+
+
 @pytest.mark.shared
 def test_scores_are_recalibrated_to_the_moderators_labels(shared_data: Path) -> None:
     from sklearn.metrics import roc_auc_score
@@ -270,7 +289,7 @@ def test_the_teacher_s_targets_train_the_insult_head_but_choose_no_threshold(sha
     # And the head learned from them: on TRAC texts it never trained on, it ranks as the teacher
     # does more closely than the head that never saw the teacher's targets.
     unseen = assemble_corpus(["trac1_train"], root=shared_data).drop(trac.index).head(3000)
-    probabilities, _ = teacher_table("teacher_v1")
+    probabilities, _ = teacher_table(DEFAULT_PARAMS["distillation"]["teacher"])
     teacher = probabilities.reindex(group_keys(text_groups(unseen["text"]))).to_numpy()
     known = ~np.isnan(teacher)
     agrees = {}
