@@ -18,9 +18,8 @@ duplicates left out (as ``moderation train`` leaves them out). The identity bala
 are among them: the student keeps their labels whole (``distill.HARD_LABEL_CORPORA``), but a
 teacher that never saw them taught the student to flag counter-speech ("Black people are not
 stupid, and saying so is wrong."): the bias audit flagged 26 identity terms. With them it
-flagged 3 (Black, mentally ill, homosexual), so the default model still learns from
-teacher_v1 and ``moderation train --teacher-table teacher_v2`` is the way to try this one
-(figures in ``DEFAULT_PARAMS``).
+flagged 3 (Black, mentally ill, homosexual) with the insult head's C at 2, and none at 3,
+which 2026.12-v9 shipped with (figures in ``DEFAULT_PARAMS``).
 
 The table holds one probability per text group (``text_groups``): the out-of-fold one for an
 insult-labelled training text (no text is scored by a teacher that saw it), and for a text
@@ -28,7 +27,7 @@ that no corpus labels for insult (TRAC and cyber-trolls; the Davidson tweets too
 that adds them) the blend of the full n-gram model with the mean of the fold encoders.
 ``moderation.distill`` turns them into soft targets.
 
-teacher_v1 (``teacher_v1.npz``, which the default models since 2026.12-v8 learn from) had a frozen encoder
+teacher_v1 (``teacher_v1.npz``, which 2026.12-v8 learnt from) had a frozen encoder
 instead: a logistic regression over the normalised sentence embedding, C=0.5, blended half and
 half over 5 folds; it was built by this script at commit 132127e.
 
@@ -39,7 +38,7 @@ Needs the ``semantic-build`` extra, as ``build_semantic_table.py`` does::
 
 It takes 25-35 minutes on two cores, almost all of it fine-tuning and scoring with the encoder.
 Then pin the printed sha256 in ``moderation.distill.TEACHER_TABLES`` and retrain
-(``moderation train --teacher-table teacher_v2``).
+(``moderation train``).
 """
 
 from __future__ import annotations
