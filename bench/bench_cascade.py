@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, markdown_table, save_results, write_distinct_jsonl
+from common import RESULTS_DIR, markdown_table, pin_to_one_core, save_results, write_distinct_jsonl
 
 from moderation import config
 
@@ -61,12 +60,6 @@ STARTUP_PROBES = {
     "hv12": "import numpy, pandas, sklearn.feature_extraction.text",
     "apc": "import numpy, pandas; from profanity_check import predict_prob; predict_prob(['x'])",
 }
-
-
-def _pin_to_one_core() -> None:
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
 
 
 def _vectorizer() -> HashingVectorizer:
@@ -216,7 +209,7 @@ def main() -> None:
             f"this benchmark trains on the corpora in {config.SHARED_DATA_DIR}, which are missing: "
             "put the shared data there or set MODERATION_SHARED_DIR"
         )
-    _pin_to_one_core()
+    pin_to_one_core()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     from profanity_check import predict_prob

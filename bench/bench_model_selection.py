@@ -19,7 +19,6 @@ Usage: python bench/bench_model_selection.py [--candidates a,b] [--folds 5]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, save_results
+from common import markdown_table, pin_to_one_core, save_results
 
 from moderation import config
 from moderation.features import HashedTextFeatures, TextFeatures
@@ -112,7 +111,7 @@ def main() -> None:
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--folds", type=int, default=config.CV_FOLDS)
     args = parser.parse_args()
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    pin_to_one_core()
     train = assemble_corpus(resolve_data_spec("default"))
     train = train[train["insult"].notna()].reset_index(drop=True)
     tests = assemble_corpus([n for n, c in CORPORA.items() if c.split == "test"])

@@ -22,7 +22,6 @@ single-core throughput. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, save_results, write_distinct_jsonl, write_sampled_jsonl
+from common import markdown_table, pin_to_one_core, save_results, write_distinct_jsonl, write_sampled_jsonl
 
 from moderation import config
-
-
-def _pin_to_one_core() -> None:
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
 
 
 def main() -> None:
@@ -55,7 +48,7 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/moderation-bench"))
     args = parser.parse_args()
-    _pin_to_one_core()
+    pin_to_one_core()
     args.workdir.mkdir(parents=True, exist_ok=True)
     writers = {"sampled": write_sampled_jsonl, "distinct": write_distinct_jsonl}
     samples = [name for name in args.samples.split(",") if name]

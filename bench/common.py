@@ -9,6 +9,7 @@ JSON to bench/results/, which git ignores. Texts are sampled from the public cor
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -129,6 +130,14 @@ def run_measured(command: list[str]) -> dict:
         [sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True
     ).stdout.split()
     return {"seconds": float(output[0]), "peak_rss_mb": int(output[1]) / 1024}
+
+
+def pin_to_one_core() -> None:
+    """Pin this process, and the subprocesses it starts, to its first allowed CPU core, with one
+    BLAS thread each, so that figures compare single-core throughput."""
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
 
 
 def markdown_table(rows: list[dict]) -> str:
