@@ -57,7 +57,8 @@ class LinearHeadScoring:
 
     def _calibrate(self, scores: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
-            positive = 1.0 / (1.0 + np.exp(-scores))
+            with np.errstate(over="ignore"):  # exp(-x) is inf below x = -709: probability 0
+                positive = 1.0 / (1.0 + np.exp(-scores))
         elif not hasattr(self.calibrator_, "predict_proba"):  # isotonic regression
             positive = self.calibrator_.predict(scores)
         else:
@@ -164,7 +165,8 @@ class SiteCalibration:
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
         terms = _log_terms(probabilities)
-        return 1.0 / (1.0 + np.exp(-(self.a * terms[:, 0] + self.b * terms[:, 1] + self.c)))
+        with np.errstate(over="ignore"):  # a steep map sends exp past float range: probability 0
+            return 1.0 / (1.0 + np.exp(-(self.a * terms[:, 0] + self.b * terms[:, 1] + self.c)))
 
     def to_card(self) -> dict[str, float]:
         return {"a": round(self.a, 6), "b": round(self.b, 6), "c": round(self.c, 6)}

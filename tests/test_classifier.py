@@ -298,6 +298,13 @@ def test_identity_site_calibration_changes_nothing_and_a_falling_one_is_refused(
         SiteCalibration.fit(p, 1 - y)
 
 
+def test_a_steep_site_calibration_maps_the_tails_to_0_and_1_without_an_overflow_warning() -> None:
+    # ln(1e-6) * 60 = -829: exp(829) is past float range (pytest turns the warning into an error).
+    steep = SiteCalibration(a=60.0, b=60.0, c=0.0)
+    mapped = steep.apply(np.array([1e-9, 1e-6, 0.5, 1 - 1e-6, 1.0]))
+    assert mapped.tolist() == [0.0, 0.0, pytest.approx(0.5), 1.0, 1.0]
+
+
 def test_site_calibration_rescales_the_output_scores_and_flags(model: ModerationModel) -> None:
     import copy
 
