@@ -42,6 +42,13 @@ __all__ = [
 ]
 
 
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) with numpy's exp; below x = -709 exp(-x) is inf and the probability 0,
+    without numpy's overflow warning. (``_expit`` matches scikit-learn's bits instead.)"""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-values))
+
+
 class LinearHeadScoring:
     """The scoring half of ``classifier.CalibratedLinearHead``: weights, intercept and the
     calibration map, read from the fitted ``linear_``, ``scale_`` and ``calibrator_``."""
@@ -57,8 +64,7 @@ class LinearHeadScoring:
 
     def _calibrate(self, scores: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
-            with np.errstate(over="ignore"):  # exp(-x) is inf below x = -709: probability 0
-                positive = 1.0 / (1.0 + np.exp(-scores))
+            positive = _sigmoid(scores)
         elif not hasattr(self.calibrator_, "predict_proba"):  # isotonic regression
             positive = self.calibrator_.predict(scores)
         else:
@@ -165,8 +171,7 @@ class SiteCalibration:
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
         terms = _log_terms(probabilities)
-        with np.errstate(over="ignore"):  # a steep map sends exp past float range: probability 0
-            return 1.0 / (1.0 + np.exp(-(self.a * terms[:, 0] + self.b * terms[:, 1] + self.c)))
+        return _sigmoid(self.a * terms[:, 0] + self.b * terms[:, 1] + self.c)
 
     def to_card(self) -> dict[str, float]:
         return {"a": round(self.a, 6), "b": round(self.b, 6), "c": round(self.c, 6)}
