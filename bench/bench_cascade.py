@@ -46,7 +46,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, markdown_table, pin_to_one_core, save_results, write_distinct_jsonl
+from common import (
+    RESULTS_DIR,
+    markdown_table,
+    pin_to_one_core,
+    save_results,
+    score_in_frames,
+    write_distinct_jsonl,
+)
 
 from moderation import config
 
@@ -134,15 +141,6 @@ def _full_scores(model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         scores[mask] = scored[["insult_score", "troll_score"]].to_numpy()
         flagged[mask] = (scored["flag"] != "").to_numpy()
     return scores, flagged
-
-
-def _score_chunks(model, frame: pd.DataFrame, *, text_only: bool = False) -> None:
-    table = model.linear_table()
-    if hasattr(table, "chunk_sums"):
-        table.chunk_sums.clear()  # what earlier repeats kept would flatter this one
-    for start in range(0, len(frame), config.CHUNK_ROWS):
-        part = frame.iloc[start : start + config.CHUNK_ROWS]
-        model._text_logits(part["text"].tolist()) if text_only else model.score_frame(part)
 
 
 def _timed(jobs: dict, repeats: int) -> dict[str, list[float]]:
@@ -279,9 +277,9 @@ def main() -> None:
         stages["hv12"]: lambda: _hv12_scores(texts, coef, intercept),
         stages["apc_only"]: lambda: predict_prob(texts),
         stages["apc+hv12"]: lambda: (predict_prob(texts), _hv12_scores(texts, coef, intercept, heads=[1])),
-        "full score_frame": lambda: _score_chunks(model, sample),
-        "full _text_logits": lambda: _score_chunks(model, sample, text_only=True),
-        **{f"left {cfg}": (lambda f=f: _score_chunks(model, f)) for cfg, f in left.items()},
+        "full score_frame": lambda: score_in_frames(model, sample),
+        "full _text_logits": lambda: score_in_frames(model, sample, text_only=True),
+        **{f"left {cfg}": (lambda f=f: score_in_frames(model, f)) for cfg, f in left.items()},
         "cli": lambda: subprocess.run([*command, str(source)], check=True, stdout=subprocess.DEVNULL),
         "cli 1 row": lambda: subprocess.run([*command, str(one_row)], check=True, stdout=subprocess.DEVNULL),
         **{f"probe {k}": (lambda c=c: subprocess.run([sys.executable, "-c", c], check=True))

@@ -31,9 +31,14 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, pin_to_one_core, save_results, write_distinct_jsonl, write_sampled_jsonl
-
-from moderation import config
+from common import (
+    markdown_table,
+    pin_to_one_core,
+    save_results,
+    score_in_frames,
+    write_distinct_jsonl,
+    write_sampled_jsonl,
+)
 
 
 def main() -> None:
@@ -113,12 +118,8 @@ def _measure(args, source: Path, canonical: pd.DataFrame, texts: list[str], mode
         predict_prob(texts)
         seconds["apc"].append(time.perf_counter() - started)
         for version, (ref, model) in models.items():
-            table = model.linear_table()
-            if hasattr(table, "chunk_sums"):
-                table.chunk_sums.clear()  # what earlier repeats kept would flatter this one
             started = time.perf_counter()
-            for start in range(0, len(canonical), config.CHUNK_ROWS):
-                model.score_frame(canonical.iloc[start : start + config.CHUNK_ROWS])
+            score_in_frames(model, canonical)
             seconds.setdefault(f"frame {version}", []).append(time.perf_counter() - started)
             output = args.workdir / "scored.csv"
             command = [sys.executable, "-m", "moderation.cli", "score", str(source), "-o", str(output)]

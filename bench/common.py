@@ -140,6 +140,18 @@ def pin_to_one_core() -> None:
         os.environ[variable] = "1"
 
 
+def score_in_frames(model, frame: pd.DataFrame, *, text_only: bool = False) -> None:
+    """Score ``frame`` in frames of ``config.CHUNK_ROWS`` rows, as ``moderation score`` does, after
+    emptying the model's cache of chunk sums (what an earlier repeat kept would flatter the next);
+    ``text_only``: the text kernel (``_text_logits``) alone."""
+    table = model.linear_table()
+    if hasattr(table, "chunk_sums"):
+        table.chunk_sums.clear()
+    for start in range(0, len(frame), config.CHUNK_ROWS):
+        part = frame.iloc[start : start + config.CHUNK_ROWS]
+        model._text_logits(part["text"].tolist()) if text_only else model.score_frame(part)
+
+
 def markdown_table(rows: list[dict]) -> str:
     columns = list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
